@@ -1,0 +1,13 @@
+// Package ingress holds the checks the webhook_inbox HTTP handler runs on every
+// incoming webhook before it stores the event, in the order the handler runs
+// them: per-client rate limiting ([RateLimiter]), reading the body under a hard
+// size limit ([ReadBody]), verifying the X-UniCraft-Signature header
+// ([Verifier]), parsing the JSON payload ([ParsePayload]), rejecting stale or
+// future-dated payloads ([CheckFreshness]) and choosing a safe event ID
+// ([DefaultEventID], [ValidateEventID]).
+//
+// The package is pure: it never imports Caddy and takes the current time as an
+// argument, so every check can be tested, fuzzed and benchmarked alone. Errors
+// that a sender may see are [*ParseError] values whose Reason never contains a
+// secret or a signature.
+package ingress
