@@ -1,0 +1,249 @@
+package relay
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Page sizes for List.
+const (
+	// DefaultListLimit is the page size when ListFilter.Limit is zero.
+	DefaultListLimit = 50
+	// MaxListLimit is the largest page List returns.
+	MaxListLimit = 1000
+)
+
+// Get returns the newest stored event with this ID, with every target's
+// state and attempt history, or ErrNotFound.
+func (in *Inbox) Get(id string) (*EventRecord, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.life.RUnlock()
+	var rec *EventRecord
+	err := in.db.View(func(txn *badger.Txn) error {
+		seq, err := findSeq(txn, id)
+		if err != nil {
+			return err
+		}
+		rec, err = loadRecord(txn, seq, true)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("getting event %s: %w", id, err)
+	}
+	return rec, nil
+}
+
+func loadRecord(txn *badger.Txn, seq uint64, withBody bool) (*EventRecord, error) {
+	item, err := txn.Get(eventKey(seq))
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ev Event
+	if err := item.Value(func(v []byte) (err error) {
+		ev, err = decodeEvent(v, withBody)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	states, err := loadStates(txn, seq)
+	if err != nil {
+		return nil, err
+	}
+	rec := &EventRecord{
+		Event:      ev,
+		Seq:        seq,
+		Status:     summarize(states),
+		Deliveries: make([]TargetState, len(states)),
+	}
+	for i, st := range states {
+		rec.Deliveries[i] = st.public()
+	}
+	return rec, nil
+}
+
+// List returns up to filter.Limit events, newest first, and the cursor of
+// the next page, empty when this page is the last. Each filter is served
+// by an index whose keys end in the seq, so a page costs about Limit key
+// reads however many events do not match.
+func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
+	limit := filter.Limit
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var before uint64
+	if filter.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(filter.Cursor)
+		if err != nil || len(b) != seqLength || seqSuffix(b) == 0 {
+			return nil, "", fmt.Errorf("listing events: %w", ErrBadCursor)
+		}
+		before = seqSuffix(b)
+	}
+	prefixes, err := listPrefixes(filter.Status, filter.Target)
+	if err != nil {
+		return nil, "", fmt.Errorf("listing events: %w", err)
+	}
+	if err := in.enter(); err != nil {
+		return nil, "", err
+	}
+	defer in.life.RUnlock()
+
+	var (
+		out  []EventRecord
+		next string
+	)
+	err = in.db.View(func(txn *badger.Txn) error {
+		seqs := newestSeqs(txn, prefixes, before, limit+1)
+		if len(seqs) > limit {
+			seqs = seqs[:limit]
+			next = base64.RawURLEncoding.EncodeToString(appendU64(nil, seqs[limit-1]))
+		}
+		out = make([]EventRecord, 0, len(seqs))
+		for _, seq := range seqs {
+			rec, err := loadRecord(txn, seq, filter.WithBody)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			out = append(out, *rec)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("listing events: %w", err)
+	}
+	return out, next, nil
+}
+
+// listPrefixes picks the index prefixes that answer a filter; every key
+// under them is the prefix followed by a seq.
+func listPrefixes(status Status, target string) ([][]byte, error) {
+	if status == "" {
+		if target == "" {
+			return [][]byte{appendNS(nil, nsEvent)}, nil
+		}
+		return [][]byte{
+			statusPrefix(codePending, target),
+			statusPrefix(codeDelivered, target),
+			statusPrefix(codeDead, target),
+		}, nil
+	}
+	code, ok := codeOf(status)
+	if !ok {
+		return nil, fmt.Errorf("unknown status %q", status)
+	}
+	if target == "" {
+		return [][]byte{globalPrefix(code)}, nil
+	}
+	if code == codeUnrouted {
+		// An unrouted event has no targets, so no target can match.
+		return nil, nil
+	}
+	return [][]byte{statusPrefix(code, target)}, nil
+}
+
+// newestSeqs merges reverse scans of the prefixes and returns up to n
+// distinct seqs below before (0: no bound), highest first.
+func newestSeqs(txn *badger.Txn, prefixes [][]byte, before uint64, n int) []uint64 {
+	start := ^uint64(0)
+	if before > 0 {
+		start = before - 1
+	}
+	its := make([]*badger.Iterator, 0, len(prefixes))
+	defer func() {
+		for _, it := range its {
+			it.Close()
+		}
+	}()
+	for _, p := range prefixes {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, Reverse: true})
+		it.Seek(appendU64(slices.Clip(p), start))
+		its = append(its, it)
+	}
+	var out []uint64
+	for len(out) < n {
+		found := false
+		var top uint64
+		for _, it := range its {
+			if it.Valid() {
+				if s := seqSuffix(it.Item().Key()); !found || s > top {
+					top, found = s, true
+				}
+			}
+		}
+		if !found {
+			break
+		}
+		// An event can sit under several prefixes (one per target
+		// status); step every scan past it so it is listed once.
+		for _, it := range its {
+			if it.Valid() && seqSuffix(it.Item().Key()) == top {
+				it.Next()
+			}
+		}
+		out = append(out, top)
+	}
+	return out
+}
+
+// Stats returns, per target with anything pending or dead, the pending
+// count (kept in memory, recounted from the index on Open), the dead
+// letter count (counted from the dead index each time, since retention
+// expires dead letters silently) and the oldest pending receive time.
+// Targets with nothing pending or dead are absent.
+func (in *Inbox) Stats() (map[string]TargetStats, error) {
+	if err := in.enter(); err != nil {
+		return nil, err
+	}
+	defer in.life.RUnlock()
+
+	out := make(map[string]TargetStats)
+	in.countMu.Lock()
+	for t, n := range in.pending {
+		out[t] = TargetStats{Pending: n}
+	}
+	in.countMu.Unlock()
+
+	err := in.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: append(appendNS(nil, nsStatus), codeDead)})
+		for it.Rewind(); it.Valid(); it.Next() {
+			target, _, err := parseStatusKey(it.Item().Key())
+			if err != nil {
+				it.Close()
+				return err
+			}
+			st := out[target]
+			st.Dead++
+			out[target] = st
+		}
+		it.Close()
+		for target, st := range out {
+			if st.Pending == 0 {
+				continue
+			}
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: statusPrefix(codePending, target)})
+			it.Rewind()
+			if it.Valid() {
+				st.OldestPending = seqTime(seqSuffix(it.Item().Key()))
+				out[target] = st
+			}
+			it.Close()
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reading inbox stats: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,217 @@
+package relay
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+)
+
+// seedMix stores four events in a known mix of states:
+//
+//	e1 app: delivered
+//	e2 app: dead, pager: pending
+//	e3 unrouted
+//	e4 pager: pending
+func seedMix(t *testing.T, in *Inbox, clock *testClock) {
+	t.Helper()
+	mustAccept(t, in, testEvent("e1", "app"))
+	clock.Advance(time.Second)
+	mustAccept(t, in, testEvent("e2", "app", "pager"))
+	clock.Advance(time.Second)
+	mustAccept(t, in, testEvent("e3"))
+	clock.Advance(time.Second)
+	mustAccept(t, in, testEvent("e4", "pager"))
+	ds := mustLease(t, in, "app", clock.Now(), 10)
+	if len(ds) != 2 {
+		t.Fatalf("leased %d app entries, want 2", len(ds))
+	}
+	if err := in.Ack(ds[0], Attempt{Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Dead(ds[1], Attempt{Status: 400}, "permanent status 400"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestListFilters(t *testing.T) {
+	clock := newTestClock()
+	in := openTest(t, "", Options{Now: clock.Now})
+	seedMix(t, in, clock)
+	tests := []struct {
+		name    string
+		filter  ListFilter
+		want    []string
+		wantErr bool
+	}{
+		{name: "everything", filter: ListFilter{}, want: []string{"e4", "e3", "e2", "e1"}},
+		{name: "pending", filter: ListFilter{Status: StatusPending}, want: []string{"e4", "e2"}},
+		{name: "delivered", filter: ListFilter{Status: StatusDelivered}, want: []string{"e1"}},
+		{name: "dead", filter: ListFilter{Status: StatusDead}, want: []string{"e2"}},
+		{name: "unrouted", filter: ListFilter{Status: StatusUnrouted}, want: []string{"e3"}},
+		{name: "target app", filter: ListFilter{Target: "app"}, want: []string{"e2", "e1"}},
+		{name: "target pager", filter: ListFilter{Target: "pager"}, want: []string{"e4", "e2"}},
+		{name: "pending for app", filter: ListFilter{Status: StatusPending, Target: "app"}, want: nil},
+		{name: "dead for app", filter: ListFilter{Status: StatusDead, Target: "app"}, want: []string{"e2"}},
+		{name: "unrouted for a target", filter: ListFilter{Status: StatusUnrouted, Target: "app"}, want: nil},
+		{name: "unknown status", filter: ListFilter{Status: "lost"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, next, err := in.List(tc.filter)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("List succeeded, want an error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(recs); !slices.Equal(got, tc.want) && len(got)+len(tc.want) > 0 {
+				t.Fatalf("List = %v, want %v", got, tc.want)
+			}
+			if next != "" {
+				t.Errorf("next cursor %q on a short page", next)
+			}
+			for _, r := range recs {
+				if r.Body != nil {
+					t.Errorf("%s: body loaded without WithBody", r.ID)
+				}
+			}
+		})
+	}
+	recs, _, err := in.List(ListFilter{Status: StatusDead, WithBody: true})
+	if err != nil || len(recs) != 1 || len(recs[0].Body) == 0 {
+		t.Fatalf("List(WithBody) = %d records, err %v; want a body", len(recs), err)
+	}
+	if recs[0].Status != StatusPending {
+		t.Errorf("e2 summary status %s, want pending (pager still pending)", recs[0].Status)
+	}
+}
+
+func TestListPagination(t *testing.T) {
+	clock := newTestClock()
+	in := openTest(t, "", Options{Now: clock.Now})
+	var want []string
+	for i := range 7 {
+		id := fmt.Sprintf("e%d", i)
+		mustAccept(t, in, testEvent(id, "app"))
+		want = append([]string{id}, want...)
+		clock.Advance(time.Millisecond)
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		recs, next, err := in.List(ListFilter{Limit: 3, Cursor: cursor, Status: StatusPending})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(recs)...)
+		pages++
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if !slices.Equal(got, want) || pages != 3 {
+		t.Fatalf("paged %v in %d pages, want %v in 3", got, pages, want)
+	}
+
+	bad := []struct {
+		name   string
+		cursor string
+	}{
+		{name: "not base64", cursor: "!!!"},
+		{name: "wrong length", cursor: base64.RawURLEncoding.EncodeToString([]byte{1, 2, 3})},
+		{name: "zero seq", cursor: base64.RawURLEncoding.EncodeToString(make([]byte, 8))},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, _, err := in.List(ListFilter{Cursor: tc.cursor}); !errors.Is(err, ErrBadCursor) {
+				t.Fatalf("List = %v, want ErrBadCursor", err)
+			}
+		})
+	}
+}
+
+func TestListLimits(t *testing.T) {
+	in := openTest(t, "", Options{})
+	for i := range DefaultListLimit + 5 {
+		mustAccept(t, in, testEvent(fmt.Sprintf("e%d", i), "app"))
+	}
+	tests := []struct {
+		name  string
+		limit int
+		want  int
+	}{
+		{name: "default", limit: 0, want: DefaultListLimit},
+		{name: "explicit", limit: 2, want: 2},
+		{name: "over the maximum", limit: MaxListLimit + 1, want: DefaultListLimit + 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, _, err := in.List(ListFilter{Limit: tc.limit})
+			if err != nil || len(recs) != tc.want {
+				t.Fatalf("List = %d records, %v; want %d", len(recs), err, tc.want)
+			}
+		})
+	}
+}
+
+func TestStats(t *testing.T) {
+	outer := t
+	dir := t.TempDir()
+	clock := newTestClock()
+	t0 := clock.Now()
+	in := openTest(t, dir, Options{Now: clock.Now})
+	seedMix(t, in, clock)
+	want := map[string]TargetStats{
+		"app":   {Pending: 0, Dead: 1},
+		"pager": {Pending: 2, OldestPending: t0.Add(time.Second)},
+	}
+	check := func(t *testing.T, in *Inbox) {
+		t.Helper()
+		got, err := in.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) {
+			t.Errorf("stats for %d targets, want %d: %+v", len(got), len(want), got)
+		}
+		for target, w := range want {
+			g := got[target]
+			if g.Pending != w.Pending || g.Dead != w.Dead || !g.OldestPending.Equal(w.OldestPending) {
+				t.Errorf("%s: %+v, want %+v", target, g, w)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		run  func(t *testing.T) *Inbox
+	}{
+		{name: "live", run: func(*testing.T) *Inbox { return in }},
+		{name: "after reopen", run: func(t *testing.T) *Inbox {
+			if err := in.Close(); err != nil {
+				t.Fatal(err)
+			}
+			// Owned by the outer test so it outlives this subtest.
+			in = openTest(outer, dir, Options{Now: clock.Now})
+			return in
+		}},
+		{name: "after replaying the dead letter", run: func(t *testing.T) *Inbox {
+			if err := in.Requeue("e2", "app"); err != nil {
+				t.Fatal(err)
+			}
+			want["app"] = TargetStats{Pending: 1, OldestPending: t0.Add(time.Second)}
+			return in
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			check(t, tc.run(t))
+		})
+	}
+}

@@ -1,0 +1,335 @@
+package relay
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Ack records a successful attempt: the delivery is delivered and leaves
+// the queue. When every target of the event is settled, all the event's
+// keys get the retention TTL.
+func (in *Inbox) Ack(d Delivery, a Attempt) error {
+	return in.settle("acking", d, a, func(st *stateRecord) {
+		st.code, st.due = codeDelivered, time.Time{}
+	})
+}
+
+// Retry records a failed attempt and moves the queue entry to next.
+func (in *Inbox) Retry(d Delivery, a Attempt, next time.Time) error {
+	return in.settle("retrying", d, a, func(st *stateRecord) {
+		st.due = next
+	})
+}
+
+// Dead records the last attempt and makes the delivery a dead letter for
+// its target, listed under status dead until replayed or expired.
+func (in *Inbox) Dead(d Delivery, a Attempt, reason string) error {
+	return in.settle("dead-lettering", d, a, func(st *stateRecord) {
+		st.code, st.due, st.reason = codeDead, time.Time{}, excerpt(reason)
+	})
+}
+
+// settleOp is one Ack, Retry or Dead travelling through the committer.
+type settleOp struct {
+	d      Delivery
+	a      Attempt
+	now    time.Time
+	change func(*stateRecord)
+
+	// Set by applySettle.
+	err          error // why this delivery could not be settled
+	stillPending bool
+	due          time.Time
+}
+
+// settleSize is what a settle operation counts against the batch byte
+// budget: its state record, index keys and, when it settles the event,
+// the rewritten record.
+const settleSize = 2 << 10
+
+// settle sends one attempt's outcome through the committer, so concurrent
+// dispatcher workers share fsyncs with each other and with Accept, and
+// releases the delivery's lease once the outcome is final.
+func (in *Inbox) settle(verb string, d Delivery, a Attempt, change func(*stateRecord)) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.life.RUnlock()
+	defer in.release(d.Target, d.Seq, d.lease)
+
+	op := &settleOp{d: d, a: a, now: in.now(), change: change}
+	r := &request{ctx: context.Background(), size: settleSize, settle: op, done: make(chan result, 1)}
+	in.queue <- r
+	if res := <-r.done; res.err != nil {
+		return fmt.Errorf("%s event %s for target %s: %w", verb, d.Event.ID, d.Target, res.err)
+	}
+	return nil
+}
+
+// applySettle stages one settle operation in the committer's transaction.
+// Reasons the delivery cannot be settled (gone, no longer pending) land in
+// op.err before anything is written, so they fail only this operation; a
+// returned error fails the whole batch. The queue entry is located through
+// the stored state, not d.Due, because a replay may have moved it while it
+// was leased. Earlier operations of the same batch are visible here,
+// because reads in a Badger transaction see its own pending writes.
+func (in *Inbox) applySettle(txn *badger.Txn, op *settleOp) error {
+	op.err, op.stillPending, op.due = nil, false, time.Time{}
+	d := op.d
+	states, err := loadStates(txn, d.Seq)
+	if err != nil {
+		op.err = err
+		return nil
+	}
+	st := findState(states, d.Target)
+	switch {
+	case st == nil:
+		op.err = ErrNotFound
+		return nil
+	case st.code != codePending:
+		op.err = ErrNotPending
+		return nil
+	}
+	before := codes(states)
+	if err := txn.Delete(queueKey(d.Target, st.due, d.Seq)); err != nil {
+		return err
+	}
+	st.record(op.a)
+	st.updated, st.changed = op.now, true
+	op.change(st)
+	op.stillPending, op.due = st.code == codePending, st.due
+	if op.stillPending {
+		if err := txn.Set(queueKey(d.Target, st.due, d.Seq), nil); err != nil {
+			return err
+		}
+	}
+	return in.saveStates(txn, d.Seq, before, states)
+}
+
+// Requeue replays the newest event with this ID to target, or to all its
+// targets when target is empty: each is due now and pending, settled ones
+// get a fresh retry budget, and the event loses its retention TTL.
+// ErrNotFound means no such event or no such target of the event.
+func (in *Inbox) Requeue(id string, target string) error {
+	if err := in.enter(); err != nil {
+		return err
+	}
+	defer in.life.RUnlock()
+
+	now := in.now()
+	var (
+		revived, queued []string
+		seq             uint64
+	)
+	err := in.update(func(txn *badger.Txn) error {
+		revived, queued = revived[:0], queued[:0]
+		var err error
+		seq, err = findSeq(txn, id)
+		if err != nil {
+			return err
+		}
+		states, err := loadStates(txn, seq)
+		if err != nil {
+			return err
+		}
+		if len(states) == 0 {
+			return fmt.Errorf("event has no targets: %w", ErrNotFound)
+		}
+		before := codes(states)
+		matched := false
+		for _, st := range states {
+			if target != "" && st.target != target {
+				continue
+			}
+			matched = true
+			if st.code == codePending {
+				if err := txn.Delete(queueKey(st.target, st.due, seq)); err != nil {
+					return err
+				}
+			} else {
+				revived = append(revived, st.target)
+				st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, now
+			}
+			st.due, st.updated, st.changed = now, now, true
+			if err := txn.Set(queueKey(st.target, now, seq), nil); err != nil {
+				return err
+			}
+			queued = append(queued, st.target)
+		}
+		if !matched {
+			return fmt.Errorf("no such target: %w", ErrNotFound)
+		}
+		return in.saveStates(txn, seq, before, states)
+	})
+	if err != nil {
+		if target != "" {
+			return fmt.Errorf("replaying event %s to target %s: %w", id, target, err)
+		}
+		return fmt.Errorf("replaying event %s: %w", id, err)
+	}
+	for _, t := range revived {
+		in.addPending(t, 1)
+	}
+	in.leaseMu.Lock()
+	for _, t := range queued {
+		in.lowerScanFrom(t, queuePos{due: timeToU64(now), seq: seq})
+	}
+	in.leaseMu.Unlock()
+	return nil
+}
+
+// saveStates writes the changed target states and keeps the status
+// indexes in step. When the event becomes settled (or stops being
+// settled) every key of the event is written again, with or without the
+// retention TTL, because Badger keeps a TTL per key.
+func (in *Inbox) saveStates(txn *badger.Txn, seq uint64, before []byte, states []*stateRecord) error {
+	after := codes(states)
+	settled := allSettled(after)
+	var until uint64
+	if settled {
+		until = expiresAt(in.policy.Load().Retention)
+	}
+	rewrite := settled || allSettled(before)
+
+	set := func(key, val []byte) error {
+		return txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: until})
+	}
+	for i, st := range states {
+		if !rewrite && !st.changed {
+			continue
+		}
+		if err := set(stateKey(seq, st.target), st.encode()); err != nil {
+			return err
+		}
+		if before[i] != st.code {
+			if err := txn.Delete(statusKey(before[i], st.target, seq)); err != nil {
+				return err
+			}
+		}
+		if rewrite || before[i] != st.code {
+			if err := set(statusKey(st.code, st.target, seq), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range []byte{codePending, codeDelivered, codeDead} {
+		had, has := containsCode(before, c), containsCode(after, c)
+		var err error
+		switch {
+		case had && !has:
+			err = txn.Delete(globalKey(c, seq))
+		case has && (rewrite || !had):
+			err = set(globalKey(c, seq), nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !rewrite {
+		return nil
+	}
+	item, err := txn.Get(eventKey(seq))
+	if err != nil {
+		return err
+	}
+	record, err := item.ValueCopy(nil)
+	if err != nil {
+		return err
+	}
+	ev, err := decodeEvent(record, false)
+	if err != nil {
+		return err
+	}
+	if err := set(eventKey(seq), record); err != nil {
+		return err
+	}
+	return set(idKey(ev.ID, seq), nil)
+}
+
+// loadStates reads every target state of an event, in target-name order.
+func loadStates(txn *badger.Txn, seq uint64) ([]*stateRecord, error) {
+	prefix := statePrefix(seq)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 8})
+	defer it.Close()
+	var states []*stateRecord
+	for it.Rewind(); it.Valid(); it.Next() {
+		item := it.Item()
+		target := string(item.Key()[len(prefix):])
+		if err := item.Value(func(v []byte) error {
+			st, err := decodeState(target, v)
+			states = append(states, st)
+			return err
+		}); err != nil {
+			return nil, fmt.Errorf("reading state of %s: %w", target, err)
+		}
+	}
+	return states, nil
+}
+
+func loadState(txn *badger.Txn, seq uint64, target string) (*stateRecord, error) {
+	item, err := txn.Get(stateKey(seq, target))
+	if err != nil {
+		return nil, err
+	}
+	var st *stateRecord
+	err = item.Value(func(v []byte) (err error) {
+		st, err = decodeState(target, v)
+		return err
+	})
+	return st, err
+}
+
+// findSeq returns the seq of the newest stored event with this ID.
+func findSeq(txn *badger.Txn, id string) (uint64, error) {
+	prefix := idPrefix(id)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, Reverse: true})
+	defer it.Close()
+	it.Seek(appendU64(prefix, ^uint64(0)))
+	if !it.Valid() {
+		return 0, ErrNotFound
+	}
+	return seqSuffix(it.Item().Key()), nil
+}
+
+func findState(states []*stateRecord, target string) *stateRecord {
+	for _, st := range states {
+		if st.target == target {
+			return st
+		}
+	}
+	return nil
+}
+
+func codes(states []*stateRecord) []byte {
+	out := make([]byte, len(states))
+	for i, st := range states {
+		out[i] = st.code
+	}
+	return out
+}
+
+func containsCode(cs []byte, c byte) bool {
+	for _, x := range cs {
+		if x == c {
+			return true
+		}
+	}
+	return false
+}
+
+// allSettled reports whether every target is delivered or dead; an event
+// without targets is not handled here (it is settled from the start).
+func allSettled(cs []byte) bool {
+	if len(cs) == 0 {
+		return false
+	}
+	for _, c := range cs {
+		if c == codePending {
+			return false
+		}
+	}
+	return true
+}
