@@ -1,0 +1,226 @@
+// Package module is the Caddy glue of caddy-webhook-inbox: the
+// webhook_inbox app (storage and targets), the webhook_inbox HTTP handler
+// and their Caddyfile syntax.
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+}
+
+// Defaults of the app's settings.
+const (
+	DefaultDedupWindow  = 72 * time.Hour
+	DefaultRetention    = 168 * time.Hour
+	DefaultMinFreeSpace = 128 << 20
+)
+
+// storePool holds one open inbox per absolute storage directory, shared by
+// every config that names it: Caddy starts a new config before it stops
+// the old one, so a reload reuses the open store instead of fighting over
+// Badger's directory lock.
+var storePool = caddy.NewUsagePool()
+
+// App is the webhook_inbox app: it owns the durable store and the named
+// delivery targets that webhook_inbox handlers route events to.
+type App struct {
+	// StorageDir is the directory of the embedded database. The default is
+	// "webhook_inbox" under Caddy's app data directory.
+	StorageDir string `json:"storage_dir,omitempty"`
+
+	// DedupWindow is how long an event ID is remembered to drop duplicates.
+	// The default is 72h.
+	DedupWindow caddy.Duration `json:"dedup_window,omitempty"`
+
+	// Retention is how long delivered and dead-lettered events stay
+	// inspectable before they are deleted. The default is 168h.
+	Retention caddy.Duration `json:"retention,omitempty"`
+
+	// MinFreeSpace is the free disk space, in bytes, below which ingress
+	// answers 503 instead of accepting events. The default is 128 MiB; a
+	// negative value disables the check.
+	MinFreeSpace int64 `json:"min_free_space,omitempty"`
+
+	// Targets are the named downstream endpoints events are delivered to.
+	Targets map[string]*Target `json:"targets,omitempty"`
+
+	dir    string
+	store  relay.Store
+	ready  chan struct{}
+	ctx    context.Context
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "webhook_inbox",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision sets defaults and checks the configuration. It opens no files,
+// so `caddy validate` never touches or locks the store.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.ctx = ctx
+	a.logger = ctx.Logger()
+	a.ready = make(chan struct{})
+
+	if a.DedupWindow == 0 {
+		a.DedupWindow = caddy.Duration(DefaultDedupWindow)
+	}
+	if a.DedupWindow < 0 {
+		return fmt.Errorf("dedup_window must be positive, got %s", time.Duration(a.DedupWindow))
+	}
+	if a.Retention == 0 {
+		a.Retention = caddy.Duration(DefaultRetention)
+	}
+	if a.Retention < 0 {
+		return fmt.Errorf("retention must be positive, got %s", time.Duration(a.Retention))
+	}
+	if a.MinFreeSpace == 0 {
+		a.MinFreeSpace = DefaultMinFreeSpace
+	}
+
+	dir := a.StorageDir
+	if dir == "" {
+		dir = filepath.Join(caddy.AppDataDir(), "webhook_inbox")
+	}
+	abs, err := caddy.FastAbs(dir)
+	if err != nil {
+		return fmt.Errorf("resolving storage_dir %q: %w", dir, err)
+	}
+	a.dir = filepath.Clean(abs)
+
+	repl := caddy.NewReplacer()
+	for name, t := range a.Targets {
+		if err := t.provision(name, repl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// policy returns the store settings of this config.
+func (a *App) policy() relay.Policy {
+	free := a.MinFreeSpace
+	if free < 0 {
+		free = 0
+	}
+	return relay.Policy{
+		DedupWindow:  time.Duration(a.DedupWindow),
+		Retention:    time.Duration(a.Retention),
+		MinFreeSpace: free,
+	}
+}
+
+// storeHandle is what storePool keeps per directory.
+type storeHandle struct {
+	inbox *relay.Inbox
+}
+
+// Destruct closes the store when the last config using it stops.
+func (h *storeHandle) Destruct() error { return h.inbox.Close() }
+
+// Start opens (or shares) the store of the configured directory.
+func (a *App) Start() error {
+	val, loaded, err := storePool.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
+		if err := os.MkdirAll(a.dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating storage_dir %s: %w", a.dir, err)
+		}
+		inbox, err := relay.Open(a.dir, relay.Options{
+			Logger: a.logger.Named("store"),
+			Policy: a.policy(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &storeHandle{inbox: inbox}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("opening webhook inbox store: %w", err)
+	}
+	h := val.(*storeHandle)
+	if loaded {
+		h.inbox.SetPolicy(a.policy())
+	}
+	a.store = h.inbox
+	close(a.ready)
+	a.logger.Info("webhook inbox started",
+		zap.String("storage_dir", a.dir),
+		zap.Bool("shared_with_previous_config", loaded),
+		zap.Int("targets", len(a.Targets)))
+	return nil
+}
+
+// Stop releases this config's hold on the store; the last holder closes it.
+func (a *App) Stop() error {
+	if a.store == nil {
+		return nil
+	}
+	_, err := storePool.Delete(a.dir)
+	return err
+}
+
+// errNotStarted means a request arrived while the app was not running.
+var errNotStarted = errors.New("webhook inbox is not running")
+
+// waitStore returns the store once the app has started. Caddy starts apps
+// in no fixed order, so during a start or reload a request can reach the
+// handler a moment before the app has opened its store; it waits briefly
+// rather than failing.
+func (a *App) waitStore(ctx context.Context) (relay.Store, error) {
+	select {
+	case <-a.ready:
+		return a.store, nil
+	default:
+	}
+	timer := time.NewTimer(10 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-a.ready:
+		return a.store, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-a.ctx.Done():
+		return nil, errNotStarted
+	case <-timer.C:
+		return nil, errNotStarted
+	}
+}
+
+// validateURL checks a target URL.
+func validateURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("invalid url: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("url %q: scheme must be http or https", raw)
+	}
+	if u.Host == "" {
+		return fmt.Errorf("url %q: missing host", raw)
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Destructor  = (*storeHandle)(nil)
+)

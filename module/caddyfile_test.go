@@ -1,0 +1,177 @@
+package module
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	_ "github.com/caddyserver/caddy/v2/modules/standard"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected JSON of the Caddyfile golden tests")
+
+// adapt turns a Caddyfile into JSON config.
+func adapt(t *testing.T, caddyfile string) ([]byte, error) {
+	t.Helper()
+	out, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(caddyfile), nil)
+	return out, err
+}
+
+// TestCaddyfileAdapt runs the golden files in testdata/caddyfile_adapt: a
+// Caddyfile, a line of dashes, then the expected JSON (or, for a config
+// that must not adapt, a substring of the expected error). Run with
+// -update to rewrite the JSON of the passing ones.
+func TestCaddyfileAdapt(t *testing.T) {
+	files, err := filepath.Glob("testdata/caddyfile_adapt/*.caddyfiletest")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts := strings.SplitN(string(data), "----------", 2)
+			if len(parts) != 2 {
+				t.Fatalf("%s: missing ---------- separator", file)
+			}
+			input, expected := strings.TrimSpace(parts[0])+"\n", strings.TrimSpace(parts[1])
+			out, err := adapt(t, input)
+			if strings.HasPrefix(expected, "{") {
+				if err != nil {
+					t.Fatalf("adapting: %v", err)
+				}
+				got := indent(t, out)
+				if *update {
+					if err := os.WriteFile(file, []byte(strings.TrimSpace(parts[0])+"\n----------\n"+got+"\n"), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					return
+				}
+				if got != expected {
+					t.Errorf("adapted JSON differs\n--- got\n%s\n--- want\n%s", got, expected)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("expected an adapt error containing %q, got none", expected)
+			}
+			if !strings.Contains(err.Error(), expected) {
+				t.Errorf("error %q does not contain %q", err, expected)
+			}
+		})
+	}
+}
+
+func indent(t *testing.T, raw []byte) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	out, err := json.MarshalIndent(v, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// TestProvisionErrors adapts valid Caddyfiles whose config must still fail
+// to load, and checks the error, without opening any store: `caddy
+// validate` runs exactly this.
+func TestProvisionErrors(t *testing.T) {
+	const targets = `{
+	webhook_inbox {
+		storage_dir %DATA%
+		dedup_window 1h
+		target app {
+			url http://127.0.0.1:3000/hook
+		}
+	}
+}
+`
+	tests := []struct {
+		name    string
+		site    string
+		env     map[string]string
+		wantErr string
+	}{
+		{
+			name:    "route names an unknown target",
+			site:    "webhook_inbox { \n secret demo-secret-value\n route `event.event == \"x\"` nope\n}",
+			wantErr: `unknown target "nope"`,
+		},
+		{
+			name:    "default names an unknown target",
+			site:    "webhook_inbox { \n secret demo-secret-value\n default app pager\n}",
+			wantErr: `unknown target "pager"`,
+		},
+		{
+			name:    "no secret",
+			site:    "webhook_inbox { \n default app\n}",
+			wantErr: "at least one secret is required",
+		},
+		{
+			name:    "secret placeholder resolves to nothing",
+			site:    "webhook_inbox { \n secret {env.WEBHOOK_INBOX_TEST_UNSET}\n}",
+			wantErr: "secret 1",
+		},
+		{
+			name:    "max_age longer than the dedup window",
+			site:    "webhook_inbox { \n secret demo-secret-value\n max_age 2h\n}",
+			wantErr: "at most dedup_window",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "never-created")
+			cf := strings.ReplaceAll(targets, "%DATA%", dir) + ":8080 {\n" + tt.site + "\n}\n"
+			out, err := adapt(t, cf)
+			if err != nil {
+				t.Fatalf("adapting: %v", err)
+			}
+			var cfg caddy.Config
+			if err := json.Unmarshal(out, &cfg); err != nil {
+				t.Fatal(err)
+			}
+			err = caddy.Validate(&cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+			if secretLeak := "demo-secret-value"; strings.Contains(err.Error(), secretLeak) {
+				t.Fatalf("error leaks the secret: %v", err)
+			}
+			if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
+				t.Fatalf("validation touched the storage dir: %v", statErr)
+			}
+		})
+	}
+}
+
+// TestValidateDoesNotOpenStore checks that a valid config validates
+// without creating or locking the storage directory.
+func TestValidateDoesNotOpenStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "store")
+	cf := "{\n webhook_inbox {\n storage_dir " + dir + "\n target app {\n url http://127.0.0.1:3000/\n }\n }\n}\n:8080 {\n webhook_inbox unicraft {\n secret demo-secret-value\n default app\n }\n}\n"
+	out, err := adapt(t, cf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("validate created the storage dir: %v", err)
+	}
+}

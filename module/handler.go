@@ -1,0 +1,465 @@
+package module
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+)
+
+func init() {
+	caddy.RegisterModule(Handler{})
+}
+
+// Defaults of the handler's settings.
+const (
+	DefaultMaxBody = 1 << 20
+	DefaultSource  = "webhook"
+	// signatureHeader carries the sender's HMAC of the raw body.
+	signatureHeader = "X-Unicraft-Signature"
+	// eventIDHeader is the sender's event ID header, first in the default ID chain.
+	eventIDHeader = "X-Unicraft-Event-Id"
+	// storeRetryAfter is the Retry-After, in seconds, of a 503.
+	storeRetryAfter = "5"
+)
+
+// Handler is the webhook_inbox HTTP handler: it checks who is calling,
+// verifies the signature, parses and routes the event and stores it
+// durably before it answers 202. It never passes a request on.
+type Handler struct {
+	// Source names this inbox (e.g. "unicraft"). It is visible to rules as
+	// `source`, labels metrics, and scopes event-ID deduplication.
+	Source string `json:"source,omitempty"`
+
+	// Secrets are the HMAC-SHA256 secrets a signature may be made with;
+	// more than one allows rotation. Use placeholders such as
+	// {env.UNICRAFT_WEBHOOK_SECRET}; they are resolved once at load.
+	Secrets []string `json:"secrets,omitempty"`
+
+	// AllowIPs are the client IPs or CIDR ranges allowed to post. Empty
+	// allows every client. Caddy's client IP is used, so trusted_proxies
+	// decides whether X-Forwarded-For is believed.
+	AllowIPs []string `json:"allow_ips,omitempty"`
+
+	// MaxBody is the largest accepted body in bytes. The default is 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty"`
+
+	// MaxAge rejects payloads whose "timestamp" is older than this. The
+	// default is the app's dedup_window, and it may not exceed it, so a
+	// replayed event is either a detected duplicate or too old.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+
+	// RateLimit limits events per client IP.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+
+	// ID is a CEL expression yielding the event ID. The default is the
+	// X-UniCraft-Event-Id header, else the body's string "id", else the
+	// hex SHA-256 of the raw body.
+	ID string `json:"id,omitempty"`
+
+	// Routes are CEL rules with the targets of matching events. Every
+	// matching route delivers to its targets (each target once).
+	Routes []RouteConfig `json:"routes,omitempty"`
+
+	// Default are the targets of events that match no route. With no match
+	// and no default, the event is stored as unrouted.
+	Default []string `json:"default,omitempty"`
+
+	app      *App
+	verifier *ingress.Verifier
+	allow    []netip.Prefix
+	limiter  *ingress.RateLimiter
+	idExpr   *rules.IDExpr
+	router   *rules.Router
+	maxAge   time.Duration
+	logger   *zap.Logger
+	// ruleErrLogged remembers rules whose runtime error was logged, so a
+	// rule failing on many events is logged once, not per event.
+	ruleErrLogged *sync.Map
+}
+
+// RateLimit allows Events per Window per client IP (token bucket).
+type RateLimit struct {
+	// Events is the number of events allowed per window, also the burst.
+	Events int `json:"events"`
+	// Window is the refill period of Events tokens.
+	Window caddy.Duration `json:"window"`
+}
+
+// RouteConfig is one routing rule.
+type RouteConfig struct {
+	// Rule is a CEL expression over event, headers, source_ip and source
+	// that must evaluate to a bool.
+	Rule string `json:"rule"`
+	// Targets are the names of the app's targets that receive matching events.
+	Targets []string `json:"targets"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhook_inbox",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves secrets, compiles rules and checks that every routed
+// target exists.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	h.ruleErrLogged = new(sync.Map)
+	if h.Source == "" {
+		h.Source = DefaultSource
+	}
+	if err := validateName(h.Source); err != nil {
+		return fmt.Errorf("source %w", err)
+	}
+	appIface, err := ctx.App("webhook_inbox")
+	if err != nil {
+		return fmt.Errorf("loading webhook_inbox app: %w", err)
+	}
+	h.app = appIface.(*App)
+
+	if len(h.Secrets) == 0 {
+		return errors.New("at least one secret is required")
+	}
+	repl := caddy.NewReplacer()
+	secrets := make([][]byte, 0, len(h.Secrets))
+	for i, s := range h.Secrets {
+		v, err := repl.ReplaceOrErr(s, true, true)
+		if err != nil {
+			return fmt.Errorf("secret %d: %w", i+1, err)
+		}
+		secrets = append(secrets, []byte(v))
+	}
+	if h.verifier, err = ingress.NewVerifier(secrets); err != nil {
+		return err
+	}
+
+	for _, s := range h.AllowIPs {
+		p, err := parsePrefix(s)
+		if err != nil {
+			return err
+		}
+		h.allow = append(h.allow, p)
+	}
+
+	if h.MaxBody == 0 {
+		h.MaxBody = DefaultMaxBody
+	}
+	if h.MaxBody < 0 {
+		return fmt.Errorf("max_body must be positive, got %d", h.MaxBody)
+	}
+
+	h.maxAge = time.Duration(h.MaxAge)
+	dedup := time.Duration(h.app.DedupWindow)
+	if h.maxAge == 0 {
+		h.maxAge = dedup
+	}
+	if h.maxAge < 0 || h.maxAge > dedup {
+		return fmt.Errorf("max_age %s must be positive and at most dedup_window %s, or a replayed event older than the dedup window would be accepted again", h.maxAge, dedup)
+	}
+
+	if rl := h.RateLimit; rl != nil {
+		if rl.Events < 1 || rl.Window <= 0 {
+			return fmt.Errorf("rate_limit needs a positive event count and window, got %d per %s", rl.Events, time.Duration(rl.Window))
+		}
+		h.limiter = ingress.NewRateLimiter(rl.Events, time.Duration(rl.Window), ingress.DefaultRateLimitKeys)
+	}
+
+	if h.ID != "" {
+		if h.idExpr, err = rules.CompileID(h.ID); err != nil {
+			return fmt.Errorf("id: %w", err)
+		}
+	}
+	h.router = &rules.Router{}
+	for _, rc := range h.Routes {
+		rule, err := rules.CompileRule(rc.Rule)
+		if err != nil {
+			return fmt.Errorf("route: %w", err)
+		}
+		if len(rc.Targets) == 0 {
+			return fmt.Errorf("route %q: no targets", rc.Rule)
+		}
+		if err := h.checkTargets(rc.Targets); err != nil {
+			return fmt.Errorf("route %q: %w", rc.Rule, err)
+		}
+		h.router.Routes = append(h.router.Routes, rules.Route{Rule: rule, Targets: rc.Targets})
+	}
+	if err := h.checkTargets(h.Default); err != nil {
+		return fmt.Errorf("default: %w", err)
+	}
+	h.router.Default = h.Default
+	return nil
+}
+
+func (h *Handler) checkTargets(names []string) error {
+	for _, n := range names {
+		if _, ok := h.app.Targets[n]; !ok {
+			return fmt.Errorf("unknown target %q (define it in the global webhook_inbox block)", n)
+		}
+	}
+	return nil
+}
+
+// parsePrefix accepts a CIDR range or a single IP.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("allow_ips: invalid CIDR %q: %w", s, err)
+		}
+		return p.Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("allow_ips: invalid IP %q: %w", s, err)
+	}
+	ip = ip.Unmap()
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
+
+// answer is the small JSON body of every response but 202.
+type answer struct {
+	Status string `json:"status"`
+	ID     string `json:"id,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
+
+// acceptedAnswer is the body of a 202; targets is always present, empty
+// for an unrouted event.
+type acceptedAnswer struct {
+	Status  string   `json:"status"`
+	ID      string   `json:"id"`
+	Targets []string `json:"targets"`
+}
+
+// ServeHTTP runs the checks in order, each before any further work, and
+// answers 2xx only once the event is durably stored.
+//
+// It writes its answers itself rather than returning caddyhttp.Error, so
+// senders always get the small JSON bodies the contract promises.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	start := time.Now()
+	clientIP, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.reject(w, r, http.StatusMethodNotAllowed, "method not allowed", "method", clientIP)
+	}
+	if len(h.allow) > 0 && !h.allowed(clientIP) {
+		return h.reject(w, r, http.StatusForbidden, "forbidden", "ip_not_allowed", clientIP)
+	}
+	if h.limiter != nil {
+		if ok, wait := h.limiter.Allow(clientIP, start); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
+			return h.reject(w, r, http.StatusTooManyRequests, "rate limited", "rate_limited", clientIP)
+		}
+	}
+	body, err := ingress.ReadBody(r.Body, r.ContentLength, h.MaxBody)
+	if err != nil {
+		var maxBytes *http.MaxBytesError
+		if errors.Is(err, ingress.ErrBodyTooLarge) || errors.As(err, &maxBytes) {
+			// the rest of the body is not read; close the connection
+			// rather than drain an arbitrarily large upload
+			w.Header().Set("Connection", "close")
+			return h.reject(w, r, http.StatusRequestEntityTooLarge, "body too large", "body_too_large", clientIP)
+		}
+		return h.reject(w, r, http.StatusBadRequest, "could not read body", "read_error", clientIP)
+	}
+	if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
+		return h.reject(w, r, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+	}
+	payload, err := ingress.ParsePayload(body, ingress.DefaultMaxDepth)
+	if err != nil {
+		return h.reject(w, r, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
+	}
+	if err := ingress.CheckFreshness(payload, start, h.maxAge, ingress.DefaultMaxFuture); err != nil {
+		return h.reject(w, r, http.StatusBadRequest, err.Error(), "stale", clientIP)
+	}
+
+	vars := &rules.Vars{
+		Event:    payload.Object,
+		Headers:  firstValues(r.Header),
+		SourceIP: clientIP,
+		Source:   h.Source,
+	}
+	id, err := h.eventID(r, vars, payload, body)
+	if err != nil {
+		return h.reject(w, r, http.StatusBadRequest, err.Error(), "bad_id", clientIP)
+	}
+	targets := h.router.Targets(vars, h.ruleFailed)
+
+	store, err := h.app.waitStore(r.Context())
+	if err != nil {
+		return h.unavailable(w, r, err, clientIP)
+	}
+	ev := &relay.Event{
+		ID:         id,
+		Source:     h.Source,
+		Type:       payload.Type,
+		ReceivedAt: start,
+		ClientIP:   clientIP,
+		Headers:    keptHeaders(r.Header),
+		Body:       body,
+		Targets:    targets,
+	}
+	receipt, err := store.Accept(r.Context(), ev)
+	if err != nil {
+		return h.unavailable(w, r, err, clientIP)
+	}
+	if receipt.Duplicate {
+		h.logDecision(r, "duplicate", id, clientIP, start)
+		return writeJSON(w, http.StatusOK, answer{Status: "duplicate", ID: id})
+	}
+	h.logDecision(r, "accepted", id, clientIP, start)
+	if targets == nil {
+		targets = []string{}
+	}
+	return writeJSON(w, http.StatusAccepted, acceptedAnswer{Status: "accepted", ID: id, Targets: targets})
+}
+
+func (h *Handler) eventID(r *http.Request, vars *rules.Vars, p *ingress.Payload, body []byte) (string, error) {
+	var id string
+	if h.idExpr != nil {
+		v, err := h.idExpr.Eval(vars)
+		if err != nil {
+			return "", errors.New("event id expression failed on this event")
+		}
+		id = v
+	} else {
+		id = ingress.DefaultEventID(r.Header.Get(eventIDHeader), p, body)
+	}
+	if err := ingress.ValidateEventID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+func (h *Handler) allowed(clientIP string) bool {
+	ip, err := netip.ParseAddr(clientIP)
+	if err != nil {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range h.allow {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleFailed logs a rule's runtime error the first time that rule fails.
+func (h *Handler) ruleFailed(rule *rules.Rule, err error) {
+	if _, seen := h.ruleErrLogged.LoadOrStore(rule, struct{}{}); seen {
+		return
+	}
+	h.logger.Warn("route rule failed on an event and did not match; further failures of this rule are not logged",
+		zap.String("source", h.Source), zap.String("rule", rule.String()), zap.Error(err))
+}
+
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, msg, reason, clientIP string) error {
+	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
+		c.Write(zap.String("source", h.Source), zap.Int("status", status),
+			zap.String("reason", reason), zap.String("client_ip", clientIP))
+	}
+	return writeJSON(w, status, answer{Status: "rejected", Error: msg})
+}
+
+func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error, clientIP string) error {
+	h.logger.Error("webhook not stored", zap.String("source", h.Source),
+		zap.String("client_ip", clientIP), zap.Error(err))
+	w.Header().Set("Retry-After", storeRetryAfter)
+	return writeJSON(w, http.StatusServiceUnavailable, answer{Status: "unavailable", Error: "inbox temporarily unavailable"})
+}
+
+func (h *Handler) logDecision(r *http.Request, outcome, id, clientIP string, start time.Time) {
+	if c := h.logger.Check(zapcore.DebugLevel, "webhook "+outcome); c != nil {
+		c.Write(zap.String("source", h.Source), zap.String("event_id", id),
+			zap.String("client_ip", clientIP), zap.Duration("latency", time.Since(start)))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, a any) error {
+	buf, err := json.Marshal(a)
+	if err != nil {
+		return caddyhttp.Error(http.StatusInternalServerError, err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(buf)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(buf, '\n'))
+	return nil
+}
+
+func retryAfterSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+// firstValues maps each canonical header name to its first value, which is
+// what rules see as `headers`.
+func firstValues(hdr http.Header) map[string]string {
+	m := make(map[string]string, len(hdr))
+	for k, v := range hdr {
+		if len(v) > 0 {
+			m[k] = v[0]
+		}
+	}
+	return m
+}
+
+// Limits of the headers kept with a stored event.
+const (
+	maxKeptHeaders     = 32
+	maxKeptHeaderValue = 1024
+)
+
+// keptHeaders selects the request headers stored with the event: content
+// type, user agent and the sender's X-* headers, never credentials or the
+// signature, and bounded in count and size.
+func keptHeaders(hdr http.Header) map[string]string {
+	m := make(map[string]string, 4)
+	for k, v := range hdr {
+		if len(v) == 0 || len(m) >= maxKeptHeaders {
+			continue
+		}
+		if k != "Content-Type" && k != "User-Agent" && !strings.HasPrefix(k, "X-") {
+			continue
+		}
+		if strings.HasPrefix(k, "X-Forwarded-") || strings.Contains(k, "Signature") ||
+			strings.Contains(k, "Token") || strings.Contains(k, "Auth") || strings.Contains(k, "Key") {
+			continue
+		}
+		val := v[0]
+		if len(val) > maxKeptHeaderValue {
+			val = val[:maxKeptHeaderValue]
+		}
+		m[k] = val
+	}
+	return m
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

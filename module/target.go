@@ -1,0 +1,144 @@
+package module
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Defaults of a target's delivery settings.
+const (
+	DefaultTimeout      = 10 * time.Second
+	DefaultConcurrency  = 8
+	DefaultMaxAttempts  = 20
+	DefaultBackoffFirst = time.Second
+	DefaultBackoffCap   = time.Hour
+	DefaultRetryMaxAge  = 72 * time.Hour
+	maxConcurrency      = 1024
+)
+
+// Target is a named downstream endpoint that events are delivered to.
+type Target struct {
+	// URL is the http or https endpoint that receives a POST per event.
+	URL string `json:"url"`
+
+	// Secret re-signs relayed bodies as X-UniCraft-Signature so the app's
+	// existing verification keeps working. Use a placeholder such as
+	// {env.APP_WEBHOOK_SECRET} or {file./run/secrets/app}; it is resolved
+	// once at load and never written to logs or admin output.
+	Secret string `json:"secret,omitempty"`
+
+	// Timeout bounds one delivery attempt. The default is 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+
+	// Concurrency is the number of deliveries in flight to this target at
+	// once. The default is 8.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// Retry says how failed deliveries are retried before they are
+	// dead-lettered.
+	Retry *RetryPolicy `json:"retry,omitempty"`
+
+	// Headers are extra request headers sent with every delivery.
+	Headers http.Header `json:"headers,omitempty"`
+
+	secret []byte
+}
+
+// RetryPolicy says how often and for how long a delivery is retried.
+type RetryPolicy struct {
+	// MaxAttempts is the number of attempts before an event is
+	// dead-lettered. The default is 20.
+	MaxAttempts int `json:"max_attempts,omitempty"`
+
+	// BackoffFirst is the first retry delay; delays grow exponentially
+	// with full jitter. The default is 1s.
+	BackoffFirst caddy.Duration `json:"backoff_first,omitempty"`
+
+	// BackoffCap is the largest retry delay, also the cap on a honoured
+	// Retry-After. The default is 1h.
+	BackoffCap caddy.Duration `json:"backoff_cap,omitempty"`
+
+	// MaxAge is how long after receipt an event is retried before it is
+	// dead-lettered. The default is 72h.
+	MaxAge caddy.Duration `json:"max_age,omitempty"`
+}
+
+// provision validates the target and resolves its secret.
+func (t *Target) provision(name string, repl *caddy.Replacer) error {
+	if t == nil {
+		return fmt.Errorf("target %s: empty definition", name)
+	}
+	if err := validateName(name); err != nil {
+		return fmt.Errorf("target %w", err)
+	}
+	if err := validateURL(t.URL); err != nil {
+		return fmt.Errorf("target %s: %w", name, err)
+	}
+	if t.Secret != "" {
+		secret, err := repl.ReplaceOrErr(t.Secret, true, true)
+		if err != nil {
+			return fmt.Errorf("target %s: secret: %w", name, err)
+		}
+		t.secret = []byte(secret)
+	}
+	if t.Timeout == 0 {
+		t.Timeout = caddy.Duration(DefaultTimeout)
+	}
+	if t.Timeout < 0 {
+		return fmt.Errorf("target %s: timeout must be positive", name)
+	}
+	if t.Concurrency == 0 {
+		t.Concurrency = DefaultConcurrency
+	}
+	if t.Concurrency < 0 || t.Concurrency > maxConcurrency {
+		return fmt.Errorf("target %s: concurrency must be between 1 and %d, got %d", name, maxConcurrency, t.Concurrency)
+	}
+	if t.Retry == nil {
+		t.Retry = new(RetryPolicy)
+	}
+	return t.Retry.provision(name)
+}
+
+func (r *RetryPolicy) provision(name string) error {
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultMaxAttempts
+	}
+	if r.BackoffFirst == 0 {
+		r.BackoffFirst = caddy.Duration(DefaultBackoffFirst)
+	}
+	if r.BackoffCap == 0 {
+		r.BackoffCap = caddy.Duration(DefaultBackoffCap)
+	}
+	if r.MaxAge == 0 {
+		r.MaxAge = caddy.Duration(DefaultRetryMaxAge)
+	}
+	switch {
+	case r.MaxAttempts < 1:
+		return fmt.Errorf("target %s: retry max_attempts must be at least 1, got %d", name, r.MaxAttempts)
+	case r.BackoffFirst < 0 || r.BackoffCap < 0 || r.MaxAge < 0:
+		return fmt.Errorf("target %s: retry durations must be positive", name)
+	case r.BackoffCap < r.BackoffFirst:
+		return fmt.Errorf("target %s: retry backoff cap %s is below the first delay %s",
+			name, time.Duration(r.BackoffCap), time.Duration(r.BackoffFirst))
+	}
+	return nil
+}
+
+// validateName checks a target or source name: it becomes a metric label
+// and a key prefix, so it stays short and plain.
+func validateName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("name %q must be 1 to 64 characters", name)
+	}
+	for _, c := range name {
+		ok := c == '-' || c == '_' || c == '.' ||
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+		if !ok {
+			return fmt.Errorf("name %q may contain only letters, digits, '-', '_' and '.'", name)
+		}
+	}
+	return nil
+}
