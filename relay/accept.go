@@ -305,6 +305,21 @@ func (in *Inbox) tryBatch(reqs []*request) error {
 		}
 	}
 	in.leaseMu.Unlock()
+	// Woken after the scan positions are lowered, so the Lease a signal
+	// triggers starts before the new entries. A retry due later is left to
+	// the dispatcher's own timer: waking for it would only cost a Lease
+	// that finds nothing.
+	now := in.now()
+	for _, r := range reqs {
+		if r.seq != 0 {
+			for _, t := range r.targets {
+				in.wake(t)
+			}
+		}
+		if op := r.settle; op != nil && op.err == nil && op.stillPending && !op.due.After(now) {
+			in.wake(op.d.Target)
+		}
+	}
 	return nil
 }
 

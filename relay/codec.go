@@ -289,10 +289,15 @@ func (s *stateRecord) public() TargetState {
 }
 
 func excerpt(s string) string {
-	if len(s) <= MaxExcerpt {
+	return truncate(s, MaxExcerpt)
+}
+
+// truncate cuts s to at most n bytes at a UTF-8 boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := MaxExcerpt
+	cut := n
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

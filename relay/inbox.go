@@ -122,6 +122,8 @@ type Inbox struct {
 
 	countMu sync.Mutex
 	pending map[string]int64
+
+	notify notifier
 }
 
 // Open opens (or creates) the inbox stored in dir and starts its committer

@@ -146,6 +146,16 @@ func loadDelivery(txn *badger.Txn, target string, seq uint64) (Delivery, error) 
 	return Delivery{Event: ev, Seq: seq, Target: target, Attempts: st.runAttempts, Since: st.since}, nil
 }
 
+// Release gives a leased delivery back without recording an attempt, so
+// the next Lease hands it out again at its current due time. The
+// dispatcher releases what it leased but did not try: the batch it held
+// when it stopped, entries taken while the target's circuit is open.
+// Releasing a delivery that is no longer leased is a no-op.
+func (in *Inbox) Release(d Delivery) {
+	in.release(d.Target, d.Seq, d.lease)
+	in.wake(d.Target)
+}
+
 func (in *Inbox) release(target string, seq, token uint64) {
 	k := leaseKey{target: target, seq: seq}
 	in.leaseMu.Lock()

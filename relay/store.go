@@ -235,9 +235,15 @@ type Store interface {
 	Retry(d Delivery, a Attempt, next time.Time) error
 	// Dead records the last attempt and turns the delivery into a dead letter.
 	Dead(d Delivery, a Attempt, reason string) error
+	// Release gives a leased delivery back without recording an attempt.
+	Release(d Delivery)
 	// Requeue replays an event to one target, or to all its targets when
 	// target is empty: due now, pending again, fresh retry budget.
 	Requeue(id string, target string) error
+	// ReplayDead re-queues the dead letters of one target (all when
+	// target is empty) that match the predicate (nil: all), streaming the
+	// dead-letter index; with dryRun it only counts them.
+	ReplayDead(target string, match func(*EventRecord) bool, dryRun bool) (int, error)
 
 	// Get returns the newest stored event with this ID.
 	Get(id string) (*EventRecord, error)
