@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -59,6 +60,7 @@ type App struct {
 	Targets map[string]*Target `json:"targets,omitempty"`
 
 	dir    string
+	handle *storeHandle
 	store  relay.Store
 	ready  chan struct{}
 	ctx    context.Context
@@ -128,15 +130,54 @@ func (a *App) policy() relay.Policy {
 	}
 }
 
-// storeHandle is what storePool keeps per directory.
+// storeHandle is what storePool keeps per directory: the open store, its
+// one dispatcher, and the configs currently using them.
 type storeHandle struct {
-	inbox *relay.Inbox
+	inbox      *relay.Inbox
+	dispatcher *relay.Dispatcher
+
+	mu sync.Mutex
+	// active lists the started configs' apps, oldest first. The newest
+	// one's targets are delivered to; if it stops (a reload whose config
+	// failed to start is rolled back), the previous one's targets return.
+	active []*App
 }
 
-// Destruct closes the store when the last config using it stops.
-func (h *storeHandle) Destruct() error { return h.inbox.Close() }
+// Destruct stops delivery and closes the store when the last config using
+// it stops.
+func (h *storeHandle) Destruct() error {
+	return errors.Join(h.dispatcher.Close(), h.inbox.Close())
+}
 
-// Start opens (or shares) the store of the configured directory.
+// use records that app runs on this store and delivers to its targets.
+func (h *storeHandle) use(app *App) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.active = append(h.active, app)
+	h.dispatcher.SetTargets(app.targetConfigs())
+	h.inbox.SetPolicy(app.policy())
+}
+
+// release forgets app; if it was the newest, the previous config's
+// targets and policy apply again.
+func (h *storeHandle) release(app *App) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, a := range h.active {
+		if a == app {
+			h.active = append(h.active[:i], h.active[i+1:]...)
+			if i == len(h.active) && i > 0 {
+				prev := h.active[i-1]
+				h.dispatcher.SetTargets(prev.targetConfigs())
+				h.inbox.SetPolicy(prev.policy())
+			}
+			return
+		}
+	}
+}
+
+// Start opens (or shares) the store of the configured directory and hands
+// this config's targets to its dispatcher.
 func (a *App) Start() error {
 	val, loaded, err := storePool.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
 		if err := os.MkdirAll(a.dir, 0o700); err != nil {
@@ -149,15 +190,17 @@ func (a *App) Start() error {
 		if err != nil {
 			return nil, err
 		}
-		return &storeHandle{inbox: inbox}, nil
+		d := relay.NewDispatcher(inbox, relay.DispatcherOptions{
+			Logger: a.logger.Named("delivery"),
+		})
+		return &storeHandle{inbox: inbox, dispatcher: d}, nil
 	})
 	if err != nil {
 		return fmt.Errorf("opening webhook inbox store: %w", err)
 	}
 	h := val.(*storeHandle)
-	if loaded {
-		h.inbox.SetPolicy(a.policy())
-	}
+	h.use(a)
+	a.handle = h
 	a.store = h.inbox
 	close(a.ready)
 	a.logger.Info("webhook inbox started",
@@ -167,11 +210,13 @@ func (a *App) Start() error {
 	return nil
 }
 
-// Stop releases this config's hold on the store; the last holder closes it.
+// Stop releases this config's hold on the store; the last holder stops
+// delivery and closes it.
 func (a *App) Stop() error {
-	if a.store == nil {
+	if a.handle == nil {
 		return nil
 	}
+	a.handle.release(a)
 	_, err := storePool.Delete(a.dir)
 	return err
 }
@@ -203,17 +248,18 @@ func (a *App) waitStore(ctx context.Context) (relay.Store, error) {
 	}
 }
 
-// validateURL checks a target URL.
+// validateURL checks a target URL; its errors never repeat the URL,
+// which may carry a token.
 func validateURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("invalid url: %w", err)
+		return errors.New("url does not parse")
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("url %q: scheme must be http or https", raw)
+		return errors.New("url scheme must be http or https")
 	}
 	if u.Host == "" {
-		return fmt.Errorf("url %q: missing host", raw)
+		return errors.New("url has no host")
 	}
 	return nil
 }

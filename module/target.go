@@ -3,9 +3,12 @@ package module
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 )
 
 // Defaults of a target's delivery settings.
@@ -74,9 +77,6 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 	if err := validateName(name); err != nil {
 		return fmt.Errorf("target %w", err)
 	}
-	if err := validateURL(t.URL); err != nil {
-		return fmt.Errorf("target %s: %w", name, err)
-	}
 	if t.Secret != "" {
 		secret, err := repl.ReplaceOrErr(t.Secret, true, true)
 		if err != nil {
@@ -99,7 +99,10 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 	if t.Retry == nil {
 		t.Retry = new(RetryPolicy)
 	}
-	return t.Retry.provision(name)
+	if err := t.Retry.provision(name); err != nil {
+		return err
+	}
+	return t.config(name).Validate()
 }
 
 func (r *RetryPolicy) provision(name string) error {
@@ -141,4 +144,35 @@ func validateName(name string) error {
 		}
 	}
 	return nil
+}
+
+// config returns the dispatcher's view of the target.
+func (t *Target) config(name string) relay.TargetConfig {
+	return relay.TargetConfig{
+		Name:         name,
+		URL:          t.URL,
+		Secret:       t.secret,
+		Headers:      t.Headers,
+		Timeout:      time.Duration(t.Timeout),
+		Concurrency:  t.Concurrency,
+		MaxAttempts:  t.Retry.MaxAttempts,
+		BackoffFirst: time.Duration(t.Retry.BackoffFirst),
+		BackoffCap:   time.Duration(t.Retry.BackoffCap),
+		MaxAge:       time.Duration(t.Retry.MaxAge),
+	}
+}
+
+// targetConfigs returns the delivery settings of every target, in name
+// order, for the dispatcher.
+func (a *App) targetConfigs() []relay.TargetConfig {
+	names := make([]string, 0, len(a.Targets))
+	for name := range a.Targets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	out := make([]relay.TargetConfig, 0, len(names))
+	for _, name := range names {
+		out = append(out, a.Targets[name].config(name))
+	}
+	return out
 }
