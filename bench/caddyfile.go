@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+)
+
+// secretEnv is the environment variable that carries the HMAC secret into
+// the inbox config, so the Caddyfile holds a placeholder, not the secret.
+const secretEnv = "BENCH_UNICRAFT_SECRET"
+
+// hookPath is where the generator posts in every scenario.
+const hookPath = "/webhooks/unicraft"
+
+// defaultMaxBody is the handler's max_body when none is given.
+const defaultMaxBody = 1 << 20
+
+// siteConfig is what a scenario's Caddyfile is made of.
+type siteConfig struct {
+	admin    string // host:port of caddy's admin endpoint
+	port     int    // plain-HTTP site port on 127.0.0.1
+	appPort  int    // the downstream app's port on 127.0.0.1
+	storage  string // inbox storage_dir (inbox only)
+	bodySize int    // largest body the generator sends
+}
+
+// renderCaddyfile returns the Caddyfile of scenario: reverse_proxy straight
+// to the app, or webhook_inbox storing events and relaying them to the app.
+// Both bind to 127.0.0.1 only and log nothing per request.
+func renderCaddyfile(scenario string, c siteConfig) (string, error) {
+	var b strings.Builder
+	switch scenario {
+	case scenarioProxy:
+		fmt.Fprintf(&b, "{\n\tadmin %s\n}\n\n", c.admin)
+		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\treverse_proxy 127.0.0.1:%d\n}\n", c.port, c.appPort)
+	case scenarioInbox:
+		if c.storage == "" {
+			return "", fmt.Errorf("scenario %s needs a storage dir", scenario)
+		}
+		fmt.Fprintf(&b, "{\n\tadmin %s\n\twebhook_inbox {\n\t\tstorage_dir %s\n", c.admin, quoteToken(c.storage))
+		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n\t\t}\n\t}\n}\n\n", c.appPort)
+		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\twebhook_inbox unicraft {\n\t\tsecret {env.%s}\n", c.port, secretEnv)
+		if c.bodySize > defaultMaxBody {
+			fmt.Fprintf(&b, "\t\tmax_body %d\n", c.bodySize)
+		}
+		b.WriteString("\t\tdefault app\n\t}\n}\n")
+	default:
+		return "", fmt.Errorf("scenario %s runs no caddy", scenario)
+	}
+	return b.String(), nil
+}
+
+// quoteToken quotes a Caddyfile token that contains spaces or quotes.
+func quoteToken(s string) string {
+	if !strings.ContainsAny(s, " \t\"{}#") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `"`, `\"`) + `"`
+}

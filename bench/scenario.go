@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// runSpec is one run: a scenario at one connection count and body size,
+// in one round.
+type runSpec struct {
+	scenario string
+	conns    int
+	size     int
+	round    int
+}
+
+// runResult is what one run measured. CPU and memory figures of caddy are
+// NaN in the direct scenario, which runs no caddy.
+type runResult struct {
+	runSpec
+	rps       float64       // 2xx answers per second in the window
+	p50, p99  time.Duration // latency of the window's 2xx answers
+	errors    int64         // non-2xx answers and connection errors in the window
+	statuses  map[int]int64 // the window's answers by status
+	netErrors int64
+	errSample string
+
+	caddyCPU float64 // caddy's utime+stime in the window per 2xx answer, µs
+	caddyRSS float64 // caddy's VmHWM at the end of the run, MiB
+	benchCPU float64 // this process (generator + app) in the window per 2xx answer, µs
+	hostBusy float64 // share of all CPUs busy during the window, %
+
+	appWindowRate  float64       // distinct events the app received per second in the window
+	appOverallRate float64       // distinct events received / (last new event − load start)
+	accepted       int64         // 2xx answers in the whole run: events the gateway took
+	delivered      int64         // distinct events the app had when the drain ended
+	drained        bool          // delivered reached accepted
+	drainTime      time.Duration // from the end of load until the drain ended
+	keptDir        string        // the run's folder, with -keep
+}
+
+// rig is what every run shares.
+type rig struct {
+	opts      *options
+	caddyBin  string
+	clockTick int64
+}
+
+// runScenario starts a fresh app and, unless spec.scenario is direct, a
+// fresh caddy with fresh storage in front of it; loads it; waits for the
+// app to drain; and tears everything down.
+func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error) {
+	a, err := startApp()
+	if err != nil {
+		return nil, fmt.Errorf("starting the app: %w", err)
+	}
+	defer a.stop()
+
+	secret, runID := randomHex(16), randomHex(runIDLen/2)
+	res := &runResult{runSpec: spec, caddyCPU: math.NaN(), caddyRSS: math.NaN()}
+	target := fmt.Sprintf("http://127.0.0.1:%d%s", a.port, hookPath)
+
+	var gw *gateway
+	if spec.scenario != scenarioDirect {
+		dir, err := os.MkdirTemp("", "webhook-inbox-bench-"+spec.scenario+"-")
+		if err != nil {
+			return nil, err
+		}
+		if r.opts.keep {
+			res.keptDir = dir
+		} else {
+			defer os.RemoveAll(dir)
+		}
+		if gw, err = r.startCaddy(spec, dir, a.port, secret); err != nil {
+			return nil, err
+		}
+		defer gw.kill()
+		target = fmt.Sprintf("http://127.0.0.1:%d%s", gw.port, hookPath)
+	}
+
+	var startCPU, endCPU, startSelf, endSelf int64
+	var startHost, endHost hostCPU
+	var appAtStart, appAtEnd appCounts
+	sample := func(caddy, self *int64, host *hostCPU, counts *appCounts) {
+		if gw != nil {
+			*caddy, _ = processCPUTicks(gw.pid())
+		}
+		*self, _ = processCPUTicks(os.Getpid())
+		*host, _ = readHostCPU()
+		*counts = a.counts()
+	}
+	loadStart := time.Now()
+	load, err := runLoad(ctx, loadConfig{
+		url:      target,
+		conns:    spec.conns,
+		size:     spec.size,
+		secret:   []byte(secret),
+		runID:    runID,
+		warmup:   r.opts.warmup,
+		duration: r.opts.duration,
+	},
+		func() { sample(&startCPU, &startSelf, &startHost, &appAtStart) },
+		func() { sample(&endCPU, &endSelf, &endHost, &appAtEnd) },
+	)
+	if err != nil {
+		return nil, err
+	}
+	loadEnd := time.Now()
+	final := a.waitUnique(load.accepted, r.opts.drain)
+	res.drainTime = time.Since(loadEnd)
+
+	if gw != nil {
+		if !gw.alive() {
+			return nil, fmt.Errorf("%s: caddy died during the run:\n%s", spec.scenario, gw.logTail())
+		}
+		if rss, err := peakRSSBytes(gw.pid()); err == nil {
+			res.caddyRSS = float64(rss) / (1 << 20)
+		}
+	}
+
+	secs := load.window.Seconds()
+	res.rps = float64(load.ok) / secs
+	res.p50, res.p99 = load.latency.Percentile(50), load.latency.Percentile(99)
+	res.errors, res.statuses, res.netErrors, res.errSample = load.errors, load.statuses, load.netErrors, load.errSample
+	if gw != nil {
+		res.caddyCPU = perEvent(endCPU-startCPU, r.clockTick, load.ok)
+	}
+	res.benchCPU = perEvent(endSelf-startSelf, r.clockTick, load.ok)
+	res.hostBusy = busyPercent(startHost, endHost)
+	res.appWindowRate = float64(appAtEnd.unique-appAtStart.unique) / secs
+	res.accepted, res.delivered = load.accepted, final.unique
+	res.drained = final.unique >= load.accepted
+	if !final.lastNew.IsZero() {
+		res.appOverallRate = float64(final.unique) / final.lastNew.Sub(loadStart).Seconds()
+	}
+	return res, nil
+}
+
+// startCaddy renders the scenario's Caddyfile into dir and starts caddy on
+// fresh ports.
+func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string) (*gateway, error) {
+	adminPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	sitePort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	c := siteConfig{
+		admin:    fmt.Sprintf("127.0.0.1:%d", adminPort),
+		port:     sitePort,
+		appPort:  appPort,
+		storage:  filepath.Join(dir, "data"),
+		bodySize: spec.size,
+	}
+	caddyfile, err := renderCaddyfile(spec.scenario, c)
+	if err != nil {
+		return nil, err
+	}
+	gw, err := startGateway(r.caddyBin, dir, caddyfile, c, []string{secretEnv + "=" + secret})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", spec.scenario, err)
+	}
+	return gw, nil
+}
+
+// perEvent converts CPU clock ticks spent on events into µs per event;
+// NaN when there were no events.
+func perEvent(ticks, clockTick, events int64) float64 {
+	if events <= 0 || clockTick <= 0 {
+		return math.NaN()
+	}
+	return float64(ticks) * 1e6 / float64(clockTick) / float64(events)
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on Linux
+	return hex.EncodeToString(b)
+}
