@@ -175,3 +175,23 @@ func TestValidateDoesNotOpenStore(t *testing.T) {
 		t.Fatalf("validate created the storage dir: %v", err)
 	}
 }
+
+// TestQuickStartCaddyfile checks that the repo's root Caddyfile, which
+// `go run ./caddy run` picks up, adapts and validates.
+func TestQuickStartCaddyfile(t *testing.T) {
+	data, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := adapt(t, string(data))
+	if err != nil {
+		t.Fatalf("adapting the quick-start Caddyfile: %v", err)
+	}
+	var cfg caddy.Config
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Validate(&cfg); err != nil {
+		t.Fatalf("validating the quick-start Caddyfile: %v", err)
+	}
+}
