@@ -1,0 +1,92 @@
+package module
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "webhook",
+		Usage: "<send|sign|events|event|replay|stats|tail> [flags]",
+		Short: "Sends, signs, inspects and replays webhook_inbox events",
+		Long: `
+Operator tools for the webhook_inbox module.
+
+Sender side (no running Caddy needed):
+
+  send    posts signed sample UniCraft events to a webhook URL; with
+          --count, --rate and --concurrency it is a small load generator
+  sign    prints the X-UniCraft-Signature of a body
+
+Inbox side, over Caddy's admin API (the address comes from --address, else
+from the admin listener of --config/--adapter, else localhost:2019):
+
+  events  lists stored events (filter by status, target, source, type)
+  event   shows one event with its deliveries and attempts
+  replay  redelivers one event, or every dead letter (--dead)
+  stats   shows pending, dead and oldest pending age per target
+  tail    prints new events as they arrive, until interrupted
+
+Secrets given with --secret are never printed. Instead of --secret, the
+secret may come from the UNICRAFT_WEBHOOK_SECRET environment variable, which
+keeps it out of the process list.
+`,
+		CobraFunc: cliBuildWebhookCommand,
+	})
+}
+
+// cliSecretEnv is the environment variable send and sign read the secret
+// from when --secret is not given; it is the name the README's Caddyfile
+// uses for the same secret.
+const cliSecretEnv = "UNICRAFT_WEBHOOK_SECRET"
+
+// cliBuildWebhookCommand adds the subcommands to the `webhook` command.
+// Tests build the same tree on a fresh cobra.Command.
+func cliBuildWebhookCommand(cmd *cobra.Command) {
+	cmd.AddCommand(
+		cliSendCommand(),
+		cliSignCommand(),
+		cliEventsCommand(),
+		cliEventCommand(),
+		cliReplayCommand(),
+		cliStatsCommand(),
+		cliTailCommand(),
+	)
+}
+
+// cliRun adapts a subcommand body to cobra's RunE: it gives the body a
+// context that ends on SIGINT or SIGTERM, so a load run or a tail stops
+// cleanly on ctrl-C, and stops cobra from printing the usage after an
+// error that is not about usage.
+func cliRun(run func(ctx context.Context, cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		cmd.SilenceUsage = true
+		return run(ctx, cmd, args)
+	}
+}
+
+// cliSecret returns the secret from --secret, else from cliSecretEnv. The
+// value never goes into an error message.
+func cliSecret(fs *pflag.FlagSet) (string, error) {
+	secret, err := fs.GetString("secret")
+	if err != nil {
+		return "", err
+	}
+	if secret == "" {
+		secret = os.Getenv(cliSecretEnv)
+	}
+	if secret == "" {
+		return "", fmt.Errorf("a secret is required: use --secret or set %s", cliSecretEnv)
+	}
+	return secret, nil
+}

@@ -1,0 +1,241 @@
+package module
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// Admin API paths of the webhook_inbox app (DESIGN.md, "Admin API").
+const (
+	cliAdminEvents = "/webhook_inbox/events"
+	cliAdminReplay = "/webhook_inbox/replay"
+	cliAdminStats  = "/webhook_inbox/stats"
+)
+
+// cliMaxAdminBody caps how much of an admin answer is read.
+const cliMaxAdminBody = 64 << 20
+
+// cliEventStatuses are the values `webhook events --status` accepts.
+var cliEventStatuses = []string{"pending", "delivered", "dead", "unrouted", "orphaned"}
+
+// cliAddAdminFlags adds the flags Caddy's own admin commands (reload, stop)
+// use to find the admin endpoint.
+func cliAddAdminFlags(fs *pflag.FlagSet) {
+	fs.String("address", "", "Address of the administration endpoint, if different from the config")
+	fs.StringP("config", "c", "", "Configuration file to read the admin address from")
+	fs.StringP("adapter", "a", "", "Name of the config adapter to apply to --config")
+}
+
+// cliAdmin talks to a running Caddy's admin endpoint.
+type cliAdmin struct {
+	addr string
+}
+
+// cliAdminFromFlags finds the admin address the way `caddy reload` does:
+// --address, else the admin listener of --config (adapted with --adapter),
+// else Caddy's default.
+func cliAdminFromFlags(fs *pflag.FlagSet) (cliAdmin, error) {
+	address, err := fs.GetString("address")
+	if err != nil {
+		return cliAdmin{}, err
+	}
+	config, err := fs.GetString("config")
+	if err != nil {
+		return cliAdmin{}, err
+	}
+	adapter, err := fs.GetString("adapter")
+	if err != nil {
+		return cliAdmin{}, err
+	}
+	addr, err := caddycmd.DetermineAdminAPIAddress(address, nil, config, adapter)
+	if err != nil {
+		return cliAdmin{}, fmt.Errorf("finding the admin address: %w", err)
+	}
+	return cliAdmin{addr: addr}, nil
+}
+
+// do sends method uri with body (JSON-encoded, when not nil) and returns the
+// answer's body. A non-2xx answer is an error that carries the status and
+// the admin's JSON error body. It returns as soon as ctx ends.
+func (a cliAdmin) do(ctx context.Context, method, uri string, body any) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("encoding request to %s: %w", uri, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	// One connection per request: caddycmd makes a new transport each
+	// time, so a kept-alive connection would only linger (tail polls).
+	hdr := http.Header{"Connection": []string{"close"}}
+	type answer struct {
+		body []byte
+		err  error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		resp, err := caddycmd.AdminAPIRequest(a.addr, method, uri, hdr, rd)
+		if err != nil {
+			ch <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(io.LimitReader(resp.Body, cliMaxAdminBody))
+		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
+			err = fmt.Errorf("caddy responded with HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+		}
+		ch <- answer{body: b, err: err}
+	}()
+	select {
+	case ans := <-ch:
+		if ans.err != nil {
+			return nil, fmt.Errorf("%s %s: %w", method, uri, ans.err)
+		}
+		return ans.body, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// cliEventsQuery builds the query of GET /webhook_inbox/events from flags.
+func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
+	q := url.Values{}
+	for _, name := range []string{"status", "target", "source", "type", "cursor"} {
+		if name == "cursor" && !withCursor {
+			continue
+		}
+		v, err := fs.GetString(name)
+		if err != nil {
+			return nil, err
+		}
+		if v == "" {
+			continue
+		}
+		if name == "status" && !slices.Contains(cliEventStatuses, v) {
+			return nil, fmt.Errorf("--status %q: want one of pending, delivered, dead, unrouted, orphaned", v)
+		}
+		q.Set(name, v)
+	}
+	limit, err := fs.GetInt("limit")
+	if err != nil {
+		return nil, err
+	}
+	if limit < 0 {
+		return nil, fmt.Errorf("--limit %d: must not be negative", limit)
+	}
+	if limit > 0 {
+		q.Set("limit", fmt.Sprint(limit))
+	}
+	return q, nil
+}
+
+// cliWithQuery appends q to path when it is not empty.
+func cliWithQuery(path string, q url.Values) string {
+	if len(q) == 0 {
+		return path
+	}
+	return path + "?" + q.Encode()
+}
+
+// cliEventPath is the admin path of one event; the ID is escaped, since
+// event IDs are sender-chosen and may hold '/', '?' or spaces.
+func cliEventPath(id string) string {
+	return cliAdminEvents + "/" + url.PathEscape(id)
+}
+
+// cliEventsCommand is `caddy webhook events`.
+func cliEventsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "events [--status pending|delivered|dead|unrouted|orphaned] [--target T] [--source S] [--type E] [--limit N] [--cursor C] [--json]",
+		Short: "Lists stored events over the admin API",
+		Long: `
+Lists stored events, newest first, with GET /webhook_inbox/events on the
+admin endpoint: ID, source, type, status, targets (with each target's
+delivery status) and receive time. When there are more, it prints the
+cursor that continues the list (--cursor). --json prints the admin's answer.
+`,
+		Args: cobra.NoArgs,
+	}
+	fs := cmd.Flags()
+	fs.String("status", "", "Only events with this status: pending, delivered, dead, unrouted or orphaned")
+	fs.String("target", "", "Only events routed to this target")
+	fs.String("source", "", "Only events received by this source (handler name)")
+	fs.String("type", "", "Only events of this type (the payload's \"event\")")
+	fs.Int("limit", 0, "Page size (default: the admin API's)")
+	fs.String("cursor", "", "Continue a previous listing")
+	fs.Bool("json", false, "Print the raw JSON answer")
+	cliAddAdminFlags(fs)
+	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
+		q, err := cliEventsQuery(cmd.Flags(), true)
+		if err != nil {
+			return err
+		}
+		admin, err := cliAdminFromFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		body, err := admin.do(ctx, http.MethodGet, cliWithQuery(cliAdminEvents, q), nil)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			return cliPrintJSON(out, body)
+		}
+		events, next, err := cliDecodeEvents(body)
+		if err != nil {
+			return err
+		}
+		cliPrintEventTable(out, events)
+		if next != "" {
+			fmt.Fprintf(out, "\nnext cursor: %s\n", next)
+		}
+		return nil
+	})
+	return cmd
+}
+
+// cliEventCommand is `caddy webhook event`.
+func cliEventCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "event <id> [--json]",
+		Short: "Shows one stored event over the admin API",
+		Long: `
+Shows one event with GET /webhook_inbox/events/{id} on the admin endpoint:
+its fields, headers, every target's delivery state and attempts, and the
+body when the admin API includes it. --json prints the admin's answer.
+`,
+		Args: cobra.ExactArgs(1),
+	}
+	cmd.Flags().Bool("json", false, "Print the raw JSON answer")
+	cliAddAdminFlags(cmd.Flags())
+	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+		if args[0] == "" {
+			return fmt.Errorf("event id is empty")
+		}
+		admin, err := cliAdminFromFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		body, err := admin.do(ctx, http.MethodGet, cliEventPath(args[0]), nil)
+		if err != nil {
+			return err
+		}
+		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			return cliPrintJSON(cmd.OutOrStdout(), body)
+		}
+		return cliPrintEvent(cmd.OutOrStdout(), body)
+	})
+	return cmd
+}

@@ -1,0 +1,159 @@
+package module
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// cliBulkReplay is the body of POST /webhook_inbox/replay.
+type cliBulkReplay struct {
+	Status string  `json:"status"`
+	Target string  `json:"target,omitempty"`
+	Filter string  `json:"filter,omitempty"`
+	DryRun bool    `json:"dry_run"`
+	Rate   float64 `json:"rate,omitempty"`
+}
+
+// cliReplayRequest is what `webhook replay` will send: the method is
+// always POST.
+type cliReplayRequest struct {
+	uri  string
+	body *cliBulkReplay // nil for a single event
+	id   string
+}
+
+// cliReplayCommand is `caddy webhook replay`.
+func cliReplayCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "replay <id> [--target T] | --dead [--target T] [--filter CEL] [--dry-run] [--rate N]",
+		Short: "Redelivers an event, or every dead letter, over the admin API",
+		Long: `
+With an event ID, redelivers that event (to every target it was routed to,
+or only to --target) with POST /webhook_inbox/events/{id}/replay.
+
+With --dead, redelivers dead letters in bulk with POST /webhook_inbox/replay:
+all of them, or those of --target, or those a CEL --filter (over event,
+headers, source_ip and source) selects; --rate caps the replayed events per
+second. --dry-run only counts what would be replayed.
+`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	fs := cmd.Flags()
+	fs.Bool("dead", false, "Replay dead letters in bulk instead of one event")
+	fs.String("target", "", "Replay only to (or only the dead letters of) this target")
+	fs.String("filter", "", "With --dead: CEL expression selecting the dead letters to replay")
+	fs.Bool("dry-run", false, "With --dead: count what would be replayed, replay nothing")
+	fs.Float64("rate", 0, "With --dead: replayed events per second; 0 is the admin API's default")
+	fs.Bool("json", false, "Print the raw JSON answer")
+	cliAddAdminFlags(fs)
+	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
+		req, err := cliParseReplay(cmd.Flags(), args)
+		if err != nil {
+			return err
+		}
+		admin, err := cliAdminFromFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		var payload any
+		if req.body != nil {
+			payload = req.body
+		}
+		body, err := admin.do(ctx, http.MethodPost, req.uri, payload)
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			return cliPrintJSON(out, body)
+		}
+		if req.body != nil {
+			return cliPrintBulkReplay(out, body, req.body.DryRun)
+		}
+		return cliPrintReplay(out, body, req.id)
+	})
+	return cmd
+}
+
+// cliParseReplay checks the flags and argument of `webhook replay` and
+// returns the request to make.
+func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) {
+	fl := caddycmd.Flags{FlagSet: fs}
+	dead, target, filter := fl.Bool("dead"), fl.String("target"), fl.String("filter")
+	dryRun, rate := fl.Bool("dry-run"), fl.Float64("rate")
+	switch {
+	case dead && len(args) > 0:
+		return cliReplayRequest{}, errors.New("give an event ID or --dead, not both")
+	case !dead && len(args) == 0:
+		return cliReplayRequest{}, errors.New("give an event ID, or --dead to replay dead letters")
+	}
+	if !dead {
+		for _, name := range []string{"filter", "dry-run", "rate"} {
+			if fs.Changed(name) {
+				return cliReplayRequest{}, fmt.Errorf("--%s applies only with --dead", name)
+			}
+		}
+		id := args[0]
+		if id == "" {
+			return cliReplayRequest{}, errors.New("event id is empty")
+		}
+		uri := cliEventPath(id) + "/replay"
+		if target != "" {
+			uri += "?" + url.Values{"target": {target}}.Encode()
+		}
+		return cliReplayRequest{uri: uri, id: id}, nil
+	}
+	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
+		return cliReplayRequest{}, fmt.Errorf("--rate %v: want events per second, 0 for the default", rate)
+	}
+	return cliReplayRequest{uri: cliAdminReplay, body: &cliBulkReplay{
+		Status: "dead",
+		Target: target,
+		Filter: strings.TrimSpace(filter),
+		DryRun: dryRun,
+		Rate:   rate,
+	}}, nil
+}
+
+// cliPrintReplay prints the answer to a single replay.
+func cliPrintReplay(w io.Writer, body []byte, id string) error {
+	m, ok := cliDecodeObject(body)
+	if !ok {
+		fmt.Fprintf(w, "replayed %s\n", id)
+		return nil
+	}
+	line := "replayed " + id
+	if targets := cliTargetNames(m); targets != "" {
+		line += " to " + targets
+	}
+	fmt.Fprintln(w, line)
+	return nil
+}
+
+// cliPrintBulkReplay prints the count in the answer to a bulk replay.
+func cliPrintBulkReplay(w io.Writer, body []byte, dryRun bool) error {
+	m, ok := cliDecodeObject(body)
+	var count any
+	if ok {
+		count, ok = cliField(m, "count", "replayed", "matched", "total")
+	}
+	if !ok {
+		return cliPrintJSON(w, body)
+	}
+	if dryRun {
+		fmt.Fprintf(w, "would replay %s dead letters (dry run)\n", cliString(count))
+	} else {
+		fmt.Fprintf(w, "replayed %s dead letters\n", cliString(count))
+	}
+	return nil
+}
