@@ -114,7 +114,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
-	return nil
+	return registerMetrics(ctx.GetMetricsRegistry(), a)
 }
 
 // policy returns the store settings of this config.
@@ -191,7 +191,8 @@ func (a *App) Start() error {
 			return nil, err
 		}
 		d := relay.NewDispatcher(inbox, relay.DispatcherOptions{
-			Logger: a.logger.Named("delivery"),
+			Logger:   a.logger.Named("delivery"),
+			Observer: deliveryObserver{},
 		})
 		return &storeHandle{inbox: inbox, dispatcher: d}, nil
 	})
@@ -202,6 +203,7 @@ func (a *App) Start() error {
 	h.use(a)
 	a.handle = h
 	a.store = h.inbox
+	runningApps.add(a)
 	close(a.ready)
 	a.logger.Info("webhook inbox started",
 		zap.String("storage_dir", a.dir),
@@ -216,6 +218,7 @@ func (a *App) Stop() error {
 	if a.handle == nil {
 		return nil
 	}
+	runningApps.remove(a)
 	a.handle.release(a)
 	_, err := storePool.Delete(a.dir)
 	return err

@@ -145,7 +145,7 @@ func cliPrintBulkReplay(w io.Writer, body []byte, dryRun bool) error {
 	m, ok := cliDecodeObject(body)
 	var count any
 	if ok {
-		count, ok = cliField(m, "count", "replayed", "matched", "total")
+		count, ok = cliField(m, "count", "requeued", "replayed", "matched", "total")
 	}
 	if !ok {
 		return cliPrintJSON(w, body)

@@ -87,6 +87,7 @@ type Handler struct {
 	router   *rules.Router
 	maxAge   time.Duration
 	logger   *zap.Logger
+	received outcomeCounters
 	// ruleErrLogged remembers rules whose runtime error was logged, so a
 	// rule failing on many events is logged once, not per event.
 	ruleErrLogged *sync.Map
@@ -128,6 +129,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := validateName(h.Source); err != nil {
 		return fmt.Errorf("source %w", err)
 	}
+	h.received = sourceCounters(h.Source)
 	appIface, err := ctx.App("webhook_inbox")
 	if err != nil {
 		return fmt.Errorf("loading webhook_inbox app: %w", err)
@@ -323,9 +325,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return h.unavailable(w, r, err, clientIP)
 	}
 	if receipt.Duplicate {
+		h.received.inc(outcomeDuplicate)
 		h.logDecision(r, "duplicate", id, clientIP, start)
 		return writeJSON(w, http.StatusOK, answer{Status: "duplicate", ID: id})
 	}
+	h.received.inc(outcomeAccepted)
 	h.logDecision(r, "accepted", id, clientIP, start)
 	if targets == nil {
 		targets = []string{}
@@ -374,6 +378,7 @@ func (h *Handler) ruleFailed(rule *rules.Rule, err error) {
 }
 
 func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, msg, reason, clientIP string) error {
+	h.received.inc(reason)
 	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
 		c.Write(zap.String("source", h.Source), zap.Int("status", status),
 			zap.String("reason", reason), zap.String("client_ip", clientIP))
@@ -382,6 +387,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, msg
 }
 
 func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error, clientIP string) error {
+	h.received.inc(outcomeUnavailable)
 	h.logger.Error("webhook not stored", zap.String("source", h.Source),
 		zap.String("client_ip", clientIP), zap.Error(err))
 	w.Header().Set("Retry-After", storeRetryAfter)

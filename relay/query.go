@@ -88,7 +88,25 @@ func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
 		}
 		before = seqSuffix(b)
 	}
-	prefixes, err := listPrefixes(filter.Status, filter.Target)
+	if !filter.Until.IsZero() {
+		until := timeToU64(filter.Until)
+		if until == 0 {
+			// Before 1970: nothing was received then.
+			return nil, "", nil
+		}
+		if before == 0 || until < before {
+			before = until
+		}
+	}
+	var floor uint64
+	if !filter.Since.IsZero() {
+		floor = timeToU64(filter.Since)
+	}
+	targets := filter.Targets
+	if filter.Target != "" {
+		targets = append(slices.Clip(targets), filter.Target)
+	}
+	prefixes, err := listPrefixes(filter.Status, targets)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing events: %w", err)
 	}
@@ -102,10 +120,10 @@ func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
 		next string
 	)
 	err = in.db.View(func(txn *badger.Txn) error {
-		seqs := newestSeqs(txn, prefixes, before, limit+1)
+		seqs := newestSeqs(txn, prefixes, before, floor, limit+1)
 		if len(seqs) > limit {
 			seqs = seqs[:limit]
-			next = base64.RawURLEncoding.EncodeToString(appendU64(nil, seqs[limit-1]))
+			next = Cursor(seqs[limit-1])
 		}
 		out = make([]EventRecord, 0, len(seqs))
 		for _, seq := range seqs {
@@ -126,36 +144,53 @@ func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
 	return out, next, nil
 }
 
+// Cursor returns the List cursor that continues after the event with this
+// seq, for a caller that stops part-way through a page (for example after
+// filtering the page further).
+func Cursor(seq uint64) string {
+	return base64.RawURLEncoding.EncodeToString(appendU64(nil, seq))
+}
+
 // listPrefixes picks the index prefixes that answer a filter; every key
 // under them is the prefix followed by a seq.
-func listPrefixes(status Status, target string) ([][]byte, error) {
-	if status == "" {
-		if target == "" {
-			return [][]byte{appendNS(nil, nsEvent)}, nil
+func listPrefixes(status Status, targets []string) ([][]byte, error) {
+	var code byte
+	if status != "" {
+		var ok bool
+		if code, ok = codeOf(status); !ok {
+			return nil, fmt.Errorf("unknown status %q", status)
 		}
-		return [][]byte{
-			statusPrefix(codePending, target),
-			statusPrefix(codeDelivered, target),
-			statusPrefix(codeDead, target),
-		}, nil
 	}
-	code, ok := codeOf(status)
-	if !ok {
-		return nil, fmt.Errorf("unknown status %q", status)
-	}
-	if target == "" {
+	switch {
+	case len(targets) == 0 && status == "":
+		return [][]byte{appendNS(nil, nsEvent)}, nil
+	case len(targets) == 0:
 		return [][]byte{globalPrefix(code)}, nil
-	}
-	if code == codeUnrouted {
+	case code == codeUnrouted:
 		// An unrouted event has no targets, so no target can match.
 		return nil, nil
 	}
-	return [][]byte{statusPrefix(code, target)}, nil
+	var prefixes [][]byte
+	for i, t := range targets {
+		if slices.Contains(targets[:i], t) {
+			continue
+		}
+		if status != "" {
+			prefixes = append(prefixes, statusPrefix(code, t))
+			continue
+		}
+		prefixes = append(prefixes,
+			statusPrefix(codePending, t),
+			statusPrefix(codeDelivered, t),
+			statusPrefix(codeDead, t))
+	}
+	return prefixes, nil
 }
 
 // newestSeqs merges reverse scans of the prefixes and returns up to n
-// distinct seqs below before (0: no bound), highest first.
-func newestSeqs(txn *badger.Txn, prefixes [][]byte, before uint64, n int) []uint64 {
+// distinct seqs below before (0: no bound) and at or above floor,
+// highest first.
+func newestSeqs(txn *badger.Txn, prefixes [][]byte, before, floor uint64, n int) []uint64 {
 	start := ^uint64(0)
 	if before > 0 {
 		start = before - 1
@@ -182,7 +217,7 @@ func newestSeqs(txn *badger.Txn, prefixes [][]byte, before uint64, n int) []uint
 				}
 			}
 		}
-		if !found {
+		if !found || top < floor {
 			break
 		}
 		// An event can sit under several prefixes (one per target

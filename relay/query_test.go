@@ -215,3 +215,59 @@ func TestStats(t *testing.T) {
 		})
 	}
 }
+
+func TestListTargetsAndTimeRange(t *testing.T) {
+	clock := newTestClock()
+	t0 := clock.Now()
+	in := openTest(t, "", Options{Now: clock.Now})
+	seedMix(t, in, clock) // e1 at t0, e2 at +1s, e3 at +2s, e4 at +3s
+	tests := []struct {
+		name   string
+		filter ListFilter
+		want   []string
+	}{
+		{name: "any of two targets", filter: ListFilter{Targets: []string{"app", "pager"}}, want: []string{"e4", "e2", "e1"}},
+		{name: "target plus targets", filter: ListFilter{Target: "app", Targets: []string{"pager"}}, want: []string{"e4", "e2", "e1"}},
+		{name: "repeated target", filter: ListFilter{Targets: []string{"app", "app"}}, want: []string{"e2", "e1"}},
+		{name: "pending for any", filter: ListFilter{Status: StatusPending, Targets: []string{"app", "pager"}}, want: []string{"e4", "e2"}},
+		{name: "unknown targets", filter: ListFilter{Targets: []string{"nope"}}, want: nil},
+		{name: "since", filter: ListFilter{Since: t0.Add(time.Second)}, want: []string{"e4", "e3", "e2"}},
+		{name: "until (exclusive)", filter: ListFilter{Until: t0.Add(2 * time.Second)}, want: []string{"e2", "e1"}},
+		{name: "since and until", filter: ListFilter{Since: t0.Add(time.Second), Until: t0.Add(3 * time.Second)}, want: []string{"e3", "e2"}},
+		{name: "range with status", filter: ListFilter{Status: StatusPending, Since: t0.Add(2 * time.Second)}, want: []string{"e4"}},
+		{name: "until before 1970", filter: ListFilter{Until: time.Unix(-5, 0)}, want: nil},
+		{name: "empty range", filter: ListFilter{Since: t0.Add(time.Hour)}, want: nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			recs, next, err := in.List(tc.filter)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(recs); !slices.Equal(got, tc.want) {
+				t.Fatalf("List = %v, want %v", got, tc.want)
+			}
+			if next != "" {
+				t.Errorf("next cursor %q on a short page", next)
+			}
+		})
+	}
+
+	t.Run("until with a cursor takes the lower bound", func(t *testing.T) {
+		recs, next, err := in.List(ListFilter{Limit: 1})
+		if err != nil || len(recs) != 1 || next == "" {
+			t.Fatalf("first page: %v, %q, %v", ids(recs), next, err)
+		}
+		if next != Cursor(recs[0].Seq) {
+			t.Errorf("next cursor %q, want Cursor(seq) %q", next, Cursor(recs[0].Seq))
+		}
+		recs, _, err = in.List(ListFilter{Cursor: next, Until: t0.Add(2 * time.Second)})
+		if got := ids(recs); err != nil || !slices.Equal(got, []string{"e2", "e1"}) {
+			t.Fatalf("List = %v, %v; want [e2 e1]", got, err)
+		}
+		recs, _, err = in.List(ListFilter{Cursor: Cursor(recs[0].Seq), Until: t0.Add(time.Hour)})
+		if got := ids(recs); err != nil || !slices.Equal(got, []string{"e1"}) {
+			t.Fatalf("List = %v, %v; want [e1]", got, err)
+		}
+	})
+}

@@ -147,7 +147,7 @@ func (in *Inbox) Requeue(id string, target string) error {
 				continue
 			}
 			matched = true
-			if err := rq.requeue(txn, seq, st, now); err != nil {
+			if err := rq.requeue(txn, seq, st, now, now); err != nil {
 				return err
 			}
 		}
@@ -170,7 +170,13 @@ func (in *Inbox) Requeue(id string, target string) error {
 // in-memory counters, scan positions and watchers once it commits.
 type requeued struct {
 	revived []string // targets that became pending again
-	queued  []leaseKey
+	queued  []queuedEntry
+}
+
+// queuedEntry is a queue entry a replay wrote.
+type queuedEntry struct {
+	leaseKey
+	due time.Time
 }
 
 // reset forgets a transaction attempt that lost a conflict.
@@ -178,23 +184,24 @@ func (rq *requeued) reset() {
 	rq.revived, rq.queued = rq.revived[:0], rq.queued[:0]
 }
 
-// requeue stages one target state of event seq as pending and due now: a
-// pending entry moves to the front of its queue, a settled one is revived
-// with a fresh run. The caller saves the states afterwards.
-func (rq *requeued) requeue(txn *badger.Txn, seq uint64, st *stateRecord, now time.Time) error {
+// requeue stages one target state of event seq as pending and due at due
+// (now, unless a paced replay spreads entries out): a pending entry moves
+// to that place in its queue, a settled one is revived with a fresh run
+// that starts at due. The caller saves the states afterwards.
+func (rq *requeued) requeue(txn *badger.Txn, seq uint64, st *stateRecord, now, due time.Time) error {
 	if st.code == codePending {
 		if err := txn.Delete(queueKey(st.target, st.due, seq)); err != nil {
 			return err
 		}
 	} else {
 		rq.revived = append(rq.revived, st.target)
-		st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, now
+		st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, due
 	}
-	st.due, st.updated, st.changed = now, now, true
-	if err := txn.Set(queueKey(st.target, now, seq), nil); err != nil {
+	st.due, st.updated, st.changed = due, now, true
+	if err := txn.Set(queueKey(st.target, due, seq), nil); err != nil {
 		return err
 	}
-	rq.queued = append(rq.queued, leaseKey{target: st.target, seq: seq})
+	rq.queued = append(rq.queued, queuedEntry{leaseKey: leaseKey{target: st.target, seq: seq}, due: due})
 	return nil
 }
 
@@ -209,13 +216,14 @@ func (in *Inbox) afterRequeue(rq *requeued, now time.Time) {
 	}
 	in.leaseMu.Lock()
 	for _, q := range rq.queued {
-		in.lowerScanFrom(q.target, queuePos{due: timeToU64(now), seq: q.seq})
+		in.lowerScanFrom(q.target, queuePos{due: timeToU64(q.due), seq: q.seq})
 	}
 	in.leaseMu.Unlock()
 	var last string
 	for _, q := range rq.queued {
 		// Consecutive entries mostly share a target; one signal will do.
-		if q.target != last {
+		// Entries due later are found by the dispatcher's poll.
+		if q.target != last && !q.due.After(now) {
 			in.wake(q.target)
 			last = q.target
 		}

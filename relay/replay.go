@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 )
@@ -30,6 +31,35 @@ type deadLetter struct {
 // A dead letter that settles differently while the replay runs (replayed
 // by someone else, expired) is skipped and not counted.
 func (in *Inbox) ReplayDead(target string, match func(*EventRecord) bool, dryRun bool) (int, error) {
+	return in.replayDead(target, match, dryRun, pace{})
+}
+
+// ReplayDeadPaced is ReplayDead spread out in time, so a large replay
+// does not hit the target all at once: the i-th dead letter it re-queues
+// (counting from 0) is due at start + i×interval, and its fresh retry
+// budget and max_age run from that moment. The pacing is stored in the
+// due times, so it survives a restart, and the call returns as soon as
+// everything is queued. A zero interval makes every entry due at start;
+// a zero start means now.
+func (in *Inbox) ReplayDeadPaced(target string, match func(*EventRecord) bool, start time.Time, interval time.Duration) (int, error) {
+	return in.replayDead(target, match, false, pace{start: start, interval: max(interval, 0)})
+}
+
+// pace spreads a replay's due times; the zero pace makes all due now.
+type pace struct {
+	start    time.Time
+	interval time.Duration
+}
+
+// due is when the n-th re-queued entry of a replay is due.
+func (p pace) due(now time.Time, n int) time.Time {
+	if p.start.IsZero() {
+		return now
+	}
+	return p.start.Add(time.Duration(n) * p.interval)
+}
+
+func (in *Inbox) replayDead(target string, match func(*EventRecord) bool, dryRun bool, p pace) (int, error) {
 	prefix := append(appendNS(nil, nsStatus), codeDead)
 	if target != "" {
 		prefix = statusPrefix(codeDead, target)
@@ -46,7 +76,7 @@ func (in *Inbox) ReplayDead(target string, match func(*EventRecord) bool, dryRun
 		if dryRun {
 			total += len(page)
 		} else if len(page) > 0 {
-			n, err := in.requeueDead(page)
+			n, err := in.requeueDead(page, p, total)
 			total += n
 			if err != nil {
 				return total, fmt.Errorf("replaying dead letters: %w", err)
@@ -114,22 +144,23 @@ func (in *Inbox) deadPage(prefix, after []byte, match func(*EventRecord) bool) (
 // requeueDead revives a page of dead letters in one synced transaction,
 // halving the page when Badger finds the transaction too big (replaying a
 // settled event rewrites its record, body included). It returns how many
-// were still dead and got re-queued.
-func (in *Inbox) requeueDead(page []deadLetter) (int, error) {
-	n, err := in.requeueDeadTxn(page)
+// were still dead and got re-queued. The n-th entry re-queued by the
+// whole replay (base counts those before this page) is due as p says.
+func (in *Inbox) requeueDead(page []deadLetter, p pace, base int) (int, error) {
+	n, err := in.requeueDeadTxn(page, p, base)
 	if errors.Is(err, badger.ErrTxnTooBig) && len(page) > 1 {
 		half := len(page) / 2
-		a, err := in.requeueDead(page[:half])
+		a, err := in.requeueDead(page[:half], p, base)
 		if err != nil {
 			return a, err
 		}
-		b, err := in.requeueDead(page[half:])
+		b, err := in.requeueDead(page[half:], p, base+a)
 		return a + b, err
 	}
 	return n, err
 }
 
-func (in *Inbox) requeueDeadTxn(page []deadLetter) (int, error) {
+func (in *Inbox) requeueDeadTxn(page []deadLetter, p pace, base int) (int, error) {
 	if err := in.enter(); err != nil {
 		return 0, err
 	}
@@ -148,7 +179,7 @@ func (in *Inbox) requeueDeadTxn(page []deadLetter) (int, error) {
 				continue
 			}
 			before := codes(states)
-			if err := rq.requeue(txn, dl.seq, st, now); err != nil {
+			if err := rq.requeue(txn, dl.seq, st, now, p.due(now, base+len(rq.queued))); err != nil {
 				return err
 			}
 			if err := in.saveStates(txn, dl.seq, before, states); err != nil {

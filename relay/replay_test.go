@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
@@ -182,5 +183,54 @@ func TestReplayDeadStreams(t *testing.T) {
 	}
 	if got := len(mustLease(t, in, "app", clock.Now(), 2*n)); got != n {
 		t.Errorf("%d leasable after replay, want %d", got, n)
+	}
+}
+
+// TestReplayDeadPaced replays dead letters spread out in time: each is
+// due one interval after the previous, and leasable only then.
+func TestReplayDeadPaced(t *testing.T) {
+	clock := newTestClock()
+	in := openTest(t, "", Options{Now: clock.Now, MemTableSize: 1 << 20})
+	const n = replayPage + 10 // more than a page, so pacing carries over
+	for i := range n {
+		mustAccept(t, in, testEvent(fmt.Sprintf("p%04d", i), "app"))
+	}
+	for {
+		ds := mustLease(t, in, "app", clock.Now(), 100)
+		if len(ds) == 0 {
+			break
+		}
+		for _, d := range ds {
+			if err := in.Dead(d, Attempt{Status: 400}, "bad request"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	start := clock.Now().Add(time.Second)
+	const interval = 10 * time.Millisecond
+	if got, err := in.ReplayDeadPaced("app", nil, start, interval); err != nil || got != n {
+		t.Fatalf("ReplayDeadPaced = %d, %v; want %d", got, err, n)
+	}
+	steps := []struct {
+		name string
+		at   time.Time
+		want int
+	}{
+		{name: "before the start", at: clock.Now(), want: 0},
+		{name: "at the start", at: start, want: 1},
+		{name: "ten intervals in", at: start.Add(10 * interval), want: 10},
+		{name: "after the last", at: start.Add(n * interval), want: n - 11},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			if got := len(mustLease(t, in, "app", st.at, 2*n)); got != st.want {
+				t.Fatalf("leased %d at %s, want %d", got, st.at.Sub(start), st.want)
+			}
+		})
+	}
+	rec := mustGet(t, in, "p0005")
+	if d := deliveryOf(t, rec, "app"); !d.Since.Equal(start.Add(5*interval)) || d.RunAttempts != 0 {
+		t.Errorf("replayed p0005: since %s run attempts %d, want the run to start when it is due",
+			d.Since.Sub(start), d.RunAttempts)
 	}
 }

@@ -194,6 +194,17 @@ type ListFilter struct {
 	Status Status
 	// Target keeps events routed to this target. Empty keeps all.
 	Target string
+	// Targets keeps events routed to any of these targets; Target, when
+	// set, counts as one more. With Status set, the event's state for one
+	// of these targets must be in that status.
+	Targets []string
+	// Since keeps events received at or after this time; zero means no
+	// lower bound. The scan stops at the first older event.
+	Since time.Time
+	// Until keeps events received before this time; zero means no upper
+	// bound. The scan starts there, so it costs nothing to skip newer
+	// events.
+	Until time.Time
 	// Limit caps the page size: 50 when zero, at most 1000.
 	Limit int
 	// Cursor continues a previous List; empty starts at the newest event.

@@ -1,0 +1,205 @@
+package module
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+)
+
+// Settings of POST /webhook_inbox/replay.
+const (
+	// DefaultReplayRate is the pace, in events per second, of a bulk
+	// replay that does not give a rate.
+	DefaultReplayRate = 100
+	// MinReplayRate is the slowest pace a bulk replay accepts: one event
+	// every 100 seconds.
+	MinReplayRate = 0.01
+	// maxReplayRequest bounds the request body.
+	maxReplayRequest = 64 << 10
+)
+
+// bulkReplayRequest is the body of POST /webhook_inbox/replay.
+type bulkReplayRequest struct {
+	// Status selects what to replay; only "dead" (the default) is supported.
+	Status string `json:"status"`
+	// Target limits the replay to one configured target; empty replays
+	// the dead letters of every configured target.
+	Target string `json:"target"`
+	// Filter is a CEL expression over event, headers, source_ip and
+	// source, like a route rule; empty matches every dead letter.
+	Filter string `json:"filter"`
+	// DryRun counts the matching dead letters and changes nothing.
+	DryRun bool `json:"dry_run"`
+	// Rate paces the redelivery in events per second, at least
+	// MinReplayRate; 0 means DefaultReplayRate.
+	Rate float64 `json:"rate"`
+}
+
+// bulkReplayAnswer is the body of a bulk replay's answer: matched for a
+// dry run; requeued, the rate and how long the queued redeliveries are
+// spread over for a real one. filter_errors counts dead letters the
+// filter could not evaluate (they do not match), filter_error quotes the
+// first such error.
+type bulkReplayAnswer struct {
+	DryRun        bool     `json:"dry_run"`
+	Matched       *int     `json:"matched,omitempty"`
+	Requeued      *int     `json:"requeued,omitempty"`
+	Rate          float64  `json:"rate,omitempty"`
+	SpreadSeconds *float64 `json:"spread_seconds,omitempty"`
+	FilterErrors  int      `json:"filter_errors,omitempty"`
+	FilterError   string   `json:"filter_error,omitempty"`
+}
+
+// replayDead re-queues dead letters in bulk.
+//
+// Pacing is stored, not slept: the n-th re-queued dead letter is due
+// n/rate seconds after the request, so the call returns with the count as
+// soon as everything is queued, the dispatcher delivers them as they come
+// due (its one-second poll makes that a burst of about rate events each
+// second at most), and the pacing survives a restart. Two bulk replays running at once each keep their
+// own pace, so the target sees the sum.
+func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) error {
+	req, err := decodeReplayRequest(r.Body)
+	if err != nil {
+		return apiError(http.StatusBadRequest, err)
+	}
+	targets := []string{req.Target}
+	if req.Target == "" {
+		targets = app.targetNames()
+	} else if _, ok := app.Targets[req.Target]; !ok {
+		return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", req.Target))
+	}
+	filter := replayFilter{}
+	if req.Filter != "" {
+		rule, err := rules.CompileRule(req.Filter)
+		if err != nil {
+			return apiError(http.StatusBadRequest, fmt.Errorf("filter: %w", err))
+		}
+		filter.rule = rule
+	}
+
+	inbox := app.handle.inbox
+	var out bulkReplayAnswer
+	if req.DryRun {
+		total := 0
+		for _, t := range targets {
+			n, err := inbox.ReplayDead(t, filter.match(), true)
+			total += n
+			if err != nil {
+				return storeError(err)
+			}
+		}
+		out = bulkReplayAnswer{DryRun: true, Matched: &total}
+	} else {
+		interval := time.Duration(float64(time.Second) / req.Rate)
+		start := time.Now()
+		total := 0
+		for _, t := range targets {
+			n, err := inbox.ReplayDeadPaced(t, filter.match(), start.Add(time.Duration(total)*interval), interval)
+			total += n
+			if err != nil {
+				a.logger.Error("bulk replay failed part-way", zap.Int("requeued", total), zap.Error(err))
+				return storeError(err)
+			}
+		}
+		spread := (time.Duration(total) * interval).Seconds()
+		out = bulkReplayAnswer{Requeued: &total, Rate: req.Rate, SpreadSeconds: &spread}
+		a.logger.Info("dead letters replayed", zap.Strings("targets", targets),
+			zap.Int("requeued", total), zap.Float64("rate", req.Rate), zap.Bool("filtered", req.Filter != ""))
+	}
+	out.FilterErrors, out.FilterError = filter.errors, filter.firstErr
+	return writeAdminJSON(w, http.StatusOK, out)
+}
+
+// decodeReplayRequest reads and checks the body; unknown fields are
+// refused so a misspelt "dry_run" cannot turn a dry run into a replay.
+func decodeReplayRequest(body io.Reader) (bulkReplayRequest, error) {
+	var req bulkReplayRequest
+	dec := json.NewDecoder(io.LimitReader(body, maxReplayRequest))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if errors.Is(err, io.EOF) {
+			return req, errors.New("request body is empty; want a JSON object")
+		}
+		return req, fmt.Errorf("decoding request body: %w", err)
+	}
+	switch req.Status {
+	case "":
+		req.Status = string(relay.StatusDead)
+	case string(relay.StatusDead):
+	default:
+		return req, fmt.Errorf("status %q: only dead letters can be replayed in bulk", req.Status)
+	}
+	if req.Target != "" {
+		if err := validateName(req.Target); err != nil {
+			return req, fmt.Errorf("target %w", err)
+		}
+	}
+	switch {
+	case req.Rate == 0:
+		req.Rate = DefaultReplayRate
+	case req.Rate < MinReplayRate || math.IsNaN(req.Rate) || math.IsInf(req.Rate, 0):
+		return req, fmt.Errorf("rate %v: want events per second, at least %v", req.Rate, MinReplayRate)
+	}
+	return req, nil
+}
+
+// replayFilter evaluates a bulk replay's CEL filter on stored events. An
+// event the rule cannot evaluate (a missing field, a body that is not an
+// object) does not match; the errors are counted and the first reported.
+type replayFilter struct {
+	rule     *rules.Rule
+	errors   int
+	firstErr string
+}
+
+// match returns the predicate for relay.ReplayDead, or nil (every dead
+// letter) without a rule, which spares the store loading bodies.
+func (f *replayFilter) match() func(*relay.EventRecord) bool {
+	if f.rule == nil {
+		return nil
+	}
+	return func(rec *relay.EventRecord) bool {
+		p, err := ingress.ParsePayload(rec.Body, 0)
+		if err != nil {
+			f.fail(err)
+			return false
+		}
+		ok, err := f.rule.Match(&rules.Vars{Event: p.Object, Headers: rec.Headers, SourceIP: rec.ClientIP, Source: rec.Source})
+		if err != nil {
+			f.fail(err)
+			return false
+		}
+		return ok
+	}
+}
+
+func (f *replayFilter) fail(err error) {
+	f.errors++
+	if f.firstErr == "" {
+		// CEL errors quote values of the event at most, never secrets.
+		f.firstErr = strings.TrimSpace(err.Error())
+	}
+}
+
+// targetNames returns the configured target names in order.
+func (a *App) targetNames() []string {
+	names := make([]string, 0, len(a.Targets))
+	for name := range a.Targets {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
