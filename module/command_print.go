@@ -259,9 +259,9 @@ func cliPrintEvent(w io.Writer, body []byte) error {
 		}
 		done["headers"] = true
 	}
-	for _, k := range []string{"deliveries", "attempts"} {
+	for _, k := range []string{"deliveries", "targets", "attempts"} {
 		list, ok := ev[k].([]any)
-		if !ok {
+		if !ok || (k == "targets" && !cliHasObjects(list)) {
 			continue
 		}
 		fmt.Fprintf(w, "%s:\n", k)
@@ -283,6 +283,17 @@ func cliPrintEvent(w io.Writer, body []byte) error {
 		}
 	}
 	return nil
+}
+
+// cliHasObjects reports whether list holds objects (per-target states
+// with attempts) rather than plain target names.
+func cliHasObjects(list []any) bool {
+	for _, v := range list {
+		if _, ok := v.(map[string]any); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // cliIsComposite reports whether v is a JSON object or array.
