@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
 
@@ -40,6 +41,7 @@ func init() {
 //				max_age      <duration>
 //			}
 //			header <name> <value>
+//			body   raw|node|python
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -156,6 +158,15 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				t.Headers = make(http.Header)
 			}
 			t.Headers.Add(name, value)
+		case "body":
+			if !d.AllArgs(&t.BodyEncoding) {
+				return d.ArgErr()
+			}
+			switch t.BodyEncoding {
+			case relay.BodyRaw, relay.BodyNode, relay.BodyPython:
+			default:
+				return d.Errf("body encoding %q is not raw, node or python", t.BodyEncoding)
+			}
 		case "retry":
 			if d.NextArg() {
 				return d.ArgErr()

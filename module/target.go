@@ -47,6 +47,15 @@ type Target struct {
 	// Headers are extra request headers sent with every delivery.
 	Headers http.Header `json:"headers,omitempty"`
 
+	// BodyEncoding is how the event body is relayed and signed: "raw"
+	// (the default) sends the bytes the sender signed; "node" sends
+	// JSON.stringify(JSON.parse(body)) and "python" sends
+	// json.dumps(json.loads(body)), for an app that verifies the
+	// signature over its own re-serialisation of the parsed body, as
+	// UniCraft's Express and Flask examples do. The app then sees
+	// different bytes than the sender signed.
+	BodyEncoding string `json:"body_encoding,omitempty"`
+
 	secret []byte
 }
 
@@ -159,6 +168,7 @@ func (t *Target) config(name string) relay.TargetConfig {
 		BackoffFirst: time.Duration(t.Retry.BackoffFirst),
 		BackoffCap:   time.Duration(t.Retry.BackoffCap),
 		MaxAge:       time.Duration(t.Retry.MaxAge),
+		BodyEncoding: t.BodyEncoding,
 	}
 }
 

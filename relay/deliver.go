@@ -53,9 +53,13 @@ type response struct {
 
 // classify maps an attempt's outcome to a verdict: 2xx delivered; no
 // response, 408, 425, 429 and 5xx retried; everything else (3xx and the
-// other 4xx) permanent.
+// other 4xx) permanent, and so is a body the target's encoding cannot
+// express, which no retry would change.
 func classify(status int, err error) verdict {
+	var encErr *BodyEncodingError
 	switch {
+	case errors.As(err, &encErr):
+		return verdictPermanent
 	case err != nil:
 		return verdictRetry
 	case status >= 200 && status < 300:
@@ -67,9 +71,10 @@ func classify(status int, err error) verdict {
 	return verdictPermanent
 }
 
-// send makes one attempt: it POSTs the event's raw body with the delivery
-// headers and reads at most maxResponseRead bytes of the answer. The
-// duration is wall time, whatever the dispatcher's clock.
+// send makes one attempt: it POSTs the event's body, in the target's
+// body encoding, with the delivery headers and reads at most
+// maxResponseRead bytes of the answer. The duration is wall time,
+// whatever the dispatcher's clock.
 func (s *settings) send(d *Delivery, attempt int) response {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
@@ -83,7 +88,12 @@ func (s *settings) send(d *Delivery, attempt int) response {
 }
 
 func (s *settings) roundTrip(ctx context.Context, d *Delivery, attempt int) response {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(d.Event.Body))
+	// Encoded once: the signature must cover exactly the bytes sent.
+	body, err := ReencodeBody(s.BodyEncoding, d.Event.Body)
+	if err != nil {
+		return response{err: err}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
 		return response{err: cleanError(err)}
 	}
@@ -105,7 +115,7 @@ func (s *settings) roundTrip(ctx context.Context, d *Delivery, attempt int) resp
 	}
 	h.Set(headerAttempt, strconv.Itoa(attempt))
 	h.Del(headerSignature)
-	if sig := s.sign(d.Event.Body); sig != "" {
+	if sig := s.sign(body); sig != "" {
 		h.Set(headerSignature, sig)
 	}
 	if s.host != "" {

@@ -152,6 +152,9 @@ func (r *runner) retryDelay(s *settings, n int, res *response, now time.Time) ti
 
 func permanentReason(res *response) string {
 	// One line: reasons show up in tables and log viewers.
+	if res.err != nil {
+		return "permanent failure: " + res.err.Error()
+	}
 	body := truncate(strings.Join(strings.Fields(res.body), " "), maxReasonBody)
 	reason := "permanent failure: status " + strconv.Itoa(res.status)
 	if res.status >= 300 && res.status < 400 {

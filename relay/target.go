@@ -74,6 +74,11 @@ type TargetConfig struct {
 	// BreakerThreshold is the number of consecutive retryable failures
 	// that open the target's circuit.
 	BreakerThreshold int
+	// BodyEncoding is how the body is relayed, and so signed: BodyRaw
+	// (or empty) sends the bytes the sender signed; BodyNode and
+	// BodyPython send them re-serialised as a receiver in that language
+	// does before it verifies (see ReencodeBody).
+	BodyEncoding string
 }
 
 // withDefaults fills zero fields with their defaults.
@@ -122,6 +127,8 @@ func (c TargetConfig) Validate() error {
 		return fmt.Errorf("target %s: max attempts must not be negative", c.Name)
 	case c.BreakerThreshold < 0:
 		return fmt.Errorf("target %s: breaker threshold must not be negative", c.Name)
+	case !validBodyEncoding(c.BodyEncoding):
+		return fmt.Errorf("target %s: body encoding %q is not %s, %s or %s", c.Name, c.BodyEncoding, BodyRaw, BodyNode, BodyPython)
 	}
 	if d := c.withDefaults(); d.BackoffFirst > d.BackoffCap {
 		return fmt.Errorf("target %s: backoff %s is above its cap %s", c.Name, d.BackoffFirst, d.BackoffCap)

@@ -1,0 +1,639 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Body encodings a target can ask for (TargetConfig.BodyEncoding).
+//
+// A receiver that verifies the signature over its own re-serialisation of
+// the parsed body, as UniCraft's Express and Flask examples do with
+// JSON.stringify(req.body) and json.dumps(request.json), rejects any body
+// whose bytes differ from that re-serialisation: "1050.0", "1e-7", "é",
+// "\/" or a space after a colon all do. With BodyNode or BodyPython the
+// relay sends, and signs, the body as that receiver will re-serialise it,
+// and since re-serialising is idempotent the receiver's check passes.
+const (
+	// BodyRaw relays the stored body byte for byte, as the sender signed
+	// it. It is the default.
+	BodyRaw = "raw"
+	// BodyNode relays JSON.stringify(JSON.parse(body)) as Node.js computes
+	// it.
+	BodyNode = "node"
+	// BodyPython relays json.dumps(json.loads(body)) as CPython computes
+	// it with the json module's defaults.
+	BodyPython = "python"
+)
+
+// maxReencodeDepth bounds the re-encoder's recursion. Ingress refuses
+// bodies nested deeper than 32; this only protects a library caller.
+const maxReencodeDepth = 1000
+
+// pythonMaxIntDigits is CPython's limit on converting a decimal string to
+// an int (sys.int_info.default_max_str_digits); json.loads refuses an
+// integer literal with more digits.
+const pythonMaxIntDigits = 4300
+
+// BodyEncodingError is a body the encoding cannot express, such as
+// invalid JSON or an integer too long for Python. Retrying cannot help,
+// so a delivery that meets one is dead-lettered at once.
+type BodyEncodingError struct {
+	// Encoding is the target's body encoding.
+	Encoding string
+	// Offset is the byte offset in the body where the problem was found.
+	Offset int
+	// Reason says what is wrong, without quoting the body.
+	Reason string
+}
+
+// Error describes the problem without quoting the body.
+func (e *BodyEncodingError) Error() string {
+	return fmt.Sprintf("re-encoding body as %s: %s (offset %d)", e.Encoding, e.Reason, e.Offset)
+}
+
+// validBodyEncoding reports whether enc names a body encoding; empty means
+// BodyRaw.
+func validBodyEncoding(enc string) bool {
+	switch enc {
+	case "", BodyRaw, BodyNode, BodyPython:
+		return true
+	}
+	return false
+}
+
+// ReencodeBody returns body as a receiver in the language named by
+// encoding re-serialises it after parsing: unchanged for BodyRaw (or ""),
+// JSON.stringify(JSON.parse(body)) for BodyNode, json.dumps(json.loads(body))
+// for BodyPython. Key order is kept (Node.js puts array-index keys such as
+// "2" first, in numeric order, as its objects do); a duplicate key keeps
+// its first position and its last value. Every error is a
+// *BodyEncodingError.
+func ReencodeBody(encoding string, body []byte) ([]byte, error) {
+	var python bool
+	switch encoding {
+	case "", BodyRaw:
+		return body, nil
+	case BodyNode:
+	case BodyPython:
+		python = true
+	default:
+		return nil, fmt.Errorf("unknown body encoding %q", encoding)
+	}
+	r := reencoder{in: body, python: python, encoding: encoding}
+	if !utf8.Valid(body) {
+		// Python refuses it; Node.js would silently substitute U+FFFD.
+		return nil, r.fail(0, "body is not valid UTF-8")
+	}
+	// Python adds ", " and ": "; Node.js usually drops the sender's
+	// whitespace. Either way this rarely grows.
+	out := make([]byte, 0, len(body)+len(body)/8+16)
+	r.skipSpace()
+	out, err := r.value(out)
+	if err != nil {
+		return nil, err
+	}
+	r.skipSpace()
+	if r.pos != len(r.in) {
+		return nil, r.fail(r.pos, "data after the JSON value")
+	}
+	return out, nil
+}
+
+// reencoder parses JSON and writes each value as the target language's
+// serialiser would. Strings are held in WTF-8 (UTF-8 that also encodes
+// lone surrogates), because both languages keep a lone "\ud800" through a
+// parse and write it back escaped.
+type reencoder struct {
+	in       []byte
+	pos      int
+	depth    int
+	python   bool
+	encoding string
+}
+
+func (r *reencoder) fail(offset int, reason string) error {
+	return &BodyEncodingError{Encoding: r.encoding, Offset: offset, Reason: reason}
+}
+
+func (r *reencoder) skipSpace() {
+	for r.pos < len(r.in) {
+		switch r.in[r.pos] {
+		case ' ', '\t', '\n', '\r':
+			r.pos++
+		default:
+			return
+		}
+	}
+}
+
+// value appends the re-encoding of the value at r.pos to dst.
+func (r *reencoder) value(dst []byte) ([]byte, error) {
+	if r.pos >= len(r.in) {
+		return dst, r.fail(r.pos, "unexpected end of JSON")
+	}
+	switch c := r.in[r.pos]; {
+	case c == '{':
+		return r.object(dst)
+	case c == '[':
+		return r.array(dst)
+	case c == '"':
+		s, err := r.str()
+		if err != nil {
+			return dst, err
+		}
+		return r.quote(dst, s), nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		return r.number(dst)
+	case c == 't':
+		return r.literal(dst, "true")
+	case c == 'f':
+		return r.literal(dst, "false")
+	case c == 'n':
+		return r.literal(dst, "null")
+	case r.python && c == 'N':
+		// json.loads takes the constants that json.dumps writes for a
+		// non-finite float, so our own output stays parseable.
+		return r.literal(dst, "NaN")
+	case r.python && c == 'I':
+		return r.literal(dst, "Infinity")
+	}
+	return dst, r.fail(r.pos, "invalid character")
+}
+
+func (r *reencoder) literal(dst []byte, lit string) ([]byte, error) {
+	if len(r.in)-r.pos < len(lit) || string(r.in[r.pos:r.pos+len(lit)]) != lit {
+		return dst, r.fail(r.pos, "invalid literal")
+	}
+	r.pos += len(lit)
+	return append(dst, lit...), nil
+}
+
+func (r *reencoder) enter() error {
+	r.depth++
+	if r.depth > maxReencodeDepth {
+		return r.fail(r.pos, "nested too deeply")
+	}
+	return nil
+}
+
+func (r *reencoder) array(dst []byte) ([]byte, error) {
+	if err := r.enter(); err != nil {
+		return dst, err
+	}
+	r.pos++ // '['
+	dst = append(dst, '[')
+	r.skipSpace()
+	if r.pos < len(r.in) && r.in[r.pos] == ']' {
+		r.pos++
+		r.depth--
+		return append(dst, ']'), nil
+	}
+	for first := true; ; first = false {
+		if !first {
+			dst = r.separator(dst)
+		}
+		r.skipSpace()
+		var err error
+		if dst, err = r.value(dst); err != nil {
+			return dst, err
+		}
+		r.skipSpace()
+		if r.pos >= len(r.in) {
+			return dst, r.fail(r.pos, "unexpected end of JSON")
+		}
+		switch r.in[r.pos] {
+		case ',':
+			r.pos++
+		case ']':
+			r.pos++
+			r.depth--
+			return append(dst, ']'), nil
+		default:
+			return dst, r.fail(r.pos, "expected ',' or ']'")
+		}
+	}
+}
+
+// member is one key of an object being re-encoded; its value, already
+// re-encoded, is vals[start:end] of the object's buffer.
+type member struct {
+	key        string // WTF-8
+	start, end int
+}
+
+// object re-encodes an object. Members are collected first because a
+// duplicate key replaces the earlier value in place, and Node.js moves
+// array-index keys to the front.
+func (r *reencoder) object(dst []byte) ([]byte, error) {
+	if err := r.enter(); err != nil {
+		return dst, err
+	}
+	r.pos++ // '{'
+	r.skipSpace()
+	if r.pos < len(r.in) && r.in[r.pos] == '}' {
+		r.pos++
+		r.depth--
+		return append(dst, '{', '}'), nil
+	}
+	var (
+		members []member
+		vals    []byte
+		index   map[string]int // built once linear search gets slow
+	)
+	for {
+		r.skipSpace()
+		if r.pos >= len(r.in) || r.in[r.pos] != '"' {
+			return dst, r.fail(r.pos, "expected a string key")
+		}
+		key, err := r.str()
+		if err != nil {
+			return dst, err
+		}
+		r.skipSpace()
+		if r.pos >= len(r.in) || r.in[r.pos] != ':' {
+			return dst, r.fail(r.pos, "expected ':'")
+		}
+		r.pos++
+		r.skipSpace()
+		start := len(vals)
+		if vals, err = r.value(vals); err != nil {
+			return dst, err
+		}
+		m := member{key: key, start: start, end: len(vals)}
+		if i := lookup(members, &index, key); i >= 0 {
+			members[i].start, members[i].end = m.start, m.end
+		} else {
+			members = append(members, m)
+			if index != nil {
+				index[key] = len(members) - 1
+			}
+		}
+		r.skipSpace()
+		if r.pos >= len(r.in) {
+			return dst, r.fail(r.pos, "unexpected end of JSON")
+		}
+		if r.in[r.pos] == ',' {
+			r.pos++
+			continue
+		}
+		if r.in[r.pos] != '}' {
+			return dst, r.fail(r.pos, "expected ',' or '}'")
+		}
+		r.pos++
+		break
+	}
+	r.depth--
+	if !r.python {
+		sortArrayIndexKeys(members)
+	}
+	dst = append(dst, '{')
+	for i, m := range members {
+		if i > 0 {
+			dst = r.separator(dst)
+		}
+		dst = r.quote(dst, m.key)
+		dst = append(dst, ':')
+		if r.python {
+			dst = append(dst, ' ')
+		}
+		dst = append(dst, vals[m.start:m.end]...)
+	}
+	return append(dst, '}'), nil
+}
+
+// lookup returns the position of key in members or -1, switching to a map
+// once the object has enough keys for a linear search to hurt.
+func lookup(members []member, index *map[string]int, key string) int {
+	if *index == nil {
+		if len(members) < 16 {
+			for i := range members {
+				if members[i].key == key {
+					return i
+				}
+			}
+			return -1
+		}
+		*index = make(map[string]int, 2*len(members))
+		for i, m := range members {
+			(*index)[m.key] = i
+		}
+	}
+	if i, ok := (*index)[key]; ok {
+		return i
+	}
+	return -1
+}
+
+// sortArrayIndexKeys moves the keys that are array indices ("0" to
+// "4294967294", no leading zeros) to the front in ascending numeric order,
+// keeping the others in insertion order: the order in which a JavaScript
+// object lists its own keys, and so the order of JSON.stringify.
+func sortArrayIndexKeys(members []member) {
+	n := 0
+	for _, m := range members {
+		if _, ok := arrayIndex(m.key); ok {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	slices.SortStableFunc(members, func(a, b member) int {
+		ai, aok := arrayIndex(a.key)
+		bi, bok := arrayIndex(b.key)
+		switch {
+		case aok && bok:
+			return cmpUint(ai, bi)
+		case aok:
+			return -1
+		case bok:
+			return 1
+		}
+		return 0
+	})
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// arrayIndex reports whether key is the canonical decimal form of an
+// integer from 0 to 2^32-2, the array indices of ECMAScript.
+func arrayIndex(key string) (uint64, bool) {
+	if key == "" || len(key) > 10 || (key[0] == '0' && len(key) > 1) {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, n <= 1<<32-2
+}
+
+func (r *reencoder) separator(dst []byte) []byte {
+	if r.python {
+		return append(dst, ',', ' ')
+	}
+	return append(dst, ',')
+}
+
+// number checks a JSON number literal and appends it as the language
+// prints the value it parses to.
+func (r *reencoder) number(dst []byte) ([]byte, error) {
+	start := r.pos
+	in := r.in
+	i := r.pos
+	if in[i] == '-' {
+		i++
+		if r.python && i < len(in) && in[i] == 'I' {
+			r.pos = i
+			return r.literal(append(dst, '-'), "Infinity")
+		}
+	}
+	switch {
+	case i < len(in) && in[i] == '0':
+		i++
+	case i < len(in) && in[i] >= '1' && in[i] <= '9':
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+			i++
+		}
+	default:
+		return dst, r.fail(i, "invalid number")
+	}
+	intEnd := i
+	isFloat := false
+	if i < len(in) && in[i] == '.' {
+		isFloat = true
+		i++
+		if i >= len(in) || in[i] < '0' || in[i] > '9' {
+			return dst, r.fail(i, "invalid number")
+		}
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+			i++
+		}
+	}
+	if i < len(in) && (in[i] == 'e' || in[i] == 'E') {
+		isFloat = true
+		i++
+		if i < len(in) && (in[i] == '+' || in[i] == '-') {
+			i++
+		}
+		if i >= len(in) || in[i] < '0' || in[i] > '9' {
+			return dst, r.fail(i, "invalid number")
+		}
+		for i < len(in) && in[i] >= '0' && in[i] <= '9' {
+			i++
+		}
+	}
+	r.pos = i
+	lit := in[start:i]
+	if r.python && !isFloat {
+		// Python keeps integers exact, of any size up to its digit limit.
+		digits := intEnd - start
+		if lit[0] == '-' {
+			digits--
+		}
+		if digits > pythonMaxIntDigits {
+			return dst, r.fail(start, "integer has more digits than Python converts ("+strconv.Itoa(pythonMaxIntDigits)+")")
+		}
+		if string(lit) == "-0" {
+			return append(dst, '0'), nil
+		}
+		return append(dst, lit...), nil
+	}
+	// Both parse a float literal to the nearest double, as ParseFloat
+	// does; out of range it is ±Inf, which ParseFloat reports as an error
+	// with the infinity as its value.
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		return dst, r.fail(start, "invalid number")
+	}
+	if r.python {
+		return appendPythonFloat(dst, f), nil
+	}
+	return appendJSNumber(dst, f), nil
+}
+
+// shortestDecimal returns the shortest decimal digits that round-trip to
+// the finite, non-zero |f|, and the exponent n such that the value is
+// 0.digits × 10^n (n is ECMAScript's n; Python's decpt). JavaScript and
+// Python both print these digits (both pick the nearest of the shortest
+// candidates, as strconv does).
+func shortestDecimal(buf []byte, f float64) (digits []byte, n int) {
+	if f < 0 {
+		f = -f
+	}
+	s := strconv.AppendFloat(buf[:0], f, 'e', -1, 64) // d[.ddd]e±XX
+	e := len(s) - 1
+	for s[e] != 'e' {
+		e--
+	}
+	exp, _ := strconv.Atoi(string(s[e+1:]))
+	digits = s[:e]
+	if len(digits) > 1 {
+		// drop the '.' after the first digit
+		digits = append(digits[:1], digits[2:]...)
+	}
+	return digits, exp + 1
+}
+
+func appendZeros(dst []byte, n int) []byte {
+	for ; n > 0; n-- {
+		dst = append(dst, '0')
+	}
+	return dst
+}
+
+// str reads the string at r.pos (its opening quote) and returns its
+// contents decoded, in WTF-8.
+func (r *reencoder) str() (string, error) {
+	start := r.pos
+	r.pos++
+	in := r.in
+	i := r.pos
+	for i < len(in) && in[i] != '"' && in[i] != '\\' && in[i] >= 0x20 {
+		i++
+	}
+	if i < len(in) && in[i] == '"' {
+		// no escapes: the common case
+		s := string(in[r.pos:i])
+		r.pos = i + 1
+		return s, nil
+	}
+	buf := append([]byte(nil), in[r.pos:i]...)
+	for {
+		if i >= len(in) {
+			return "", r.fail(start, "unterminated string")
+		}
+		c := in[i]
+		switch {
+		case c == '"':
+			r.pos = i + 1
+			return string(buf), nil
+		case c < 0x20:
+			return "", r.fail(i, "control character in string")
+		case c != '\\':
+			buf = append(buf, c)
+			i++
+			continue
+		}
+		if i+1 >= len(in) {
+			return "", r.fail(i, "unterminated string")
+		}
+		esc := in[i+1]
+		i += 2
+		switch esc {
+		case '"', '\\', '/':
+			buf = append(buf, esc)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			u, ok := hex4(in, i)
+			if !ok {
+				return "", r.fail(i-2, "invalid \\u escape")
+			}
+			i += 4
+			if u >= 0xD800 && u < 0xDC00 && i+6 <= len(in) && in[i] == '\\' && in[i+1] == 'u' {
+				if lo, ok := hex4(in, i+2); ok && lo >= 0xDC00 && lo < 0xE000 {
+					u = 0x10000 + (u-0xD800)<<10 + (lo - 0xDC00)
+					i += 6
+				}
+			}
+			buf = appendWTF8(buf, u)
+		default:
+			return "", r.fail(i-2, "invalid escape")
+		}
+	}
+}
+
+func hex4(in []byte, i int) (rune, bool) {
+	if i+4 > len(in) {
+		return 0, false
+	}
+	var u rune
+	for _, c := range in[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			u = u<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			u = u<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			u = u<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return u, true
+}
+
+// appendWTF8 appends u as UTF-8, encoding a surrogate code point as
+// UTF-8 would if it were allowed (utf8.AppendRune writes U+FFFD instead).
+func appendWTF8(dst []byte, u rune) []byte {
+	if u >= 0xD800 && u < 0xE000 {
+		return append(dst, byte(0xE0|u>>12), byte(0x80|(u>>6)&0x3F), byte(0x80|u&0x3F))
+	}
+	return utf8.AppendRune(dst, u)
+}
+
+// decodeWTF8 decodes the code point at s[i]; s is valid WTF-8.
+func decodeWTF8(s string, i int) (rune, int) {
+	if s[i] == 0xED && i+2 < len(s) && s[i+1] >= 0xA0 {
+		return rune(s[i]&0x0F)<<12 | rune(s[i+1]&0x3F)<<6 | rune(s[i+2]&0x3F), 3
+	}
+	return utf8.DecodeRuneInString(s[i:])
+}
+
+const hexDigits = "0123456789abcdef"
+
+func appendU4(dst []byte, u rune) []byte {
+	return append(dst, '\\', 'u', hexDigits[u>>12&0xF], hexDigits[u>>8&0xF], hexDigits[u>>4&0xF], hexDigits[u&0xF])
+}
+
+// appendShortEscape appends the two-character escape both languages use
+// for c, reporting false if c has none.
+func appendShortEscape(dst []byte, c byte) ([]byte, bool) {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c), true
+	case '\b':
+		return append(dst, '\\', 'b'), true
+	case '\f':
+		return append(dst, '\\', 'f'), true
+	case '\n':
+		return append(dst, '\\', 'n'), true
+	case '\r':
+		return append(dst, '\\', 'r'), true
+	case '\t':
+		return append(dst, '\\', 't'), true
+	}
+	return dst, false
+}
+
+func (r *reencoder) quote(dst []byte, s string) []byte {
+	if r.python {
+		return appendPythonString(dst, s)
+	}
+	return appendJSString(dst, s)
+}
