@@ -261,15 +261,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return h.reject(w, r, http.StatusMethodNotAllowed, "method not allowed", "method", clientIP)
+		return h.reject(w, http.StatusMethodNotAllowed, "method not allowed", "method", clientIP)
 	}
 	if len(h.allow) > 0 && !h.allowed(clientIP) {
-		return h.reject(w, r, http.StatusForbidden, "forbidden", "ip_not_allowed", clientIP)
+		return h.reject(w, http.StatusForbidden, "forbidden", "ip_not_allowed", clientIP)
 	}
 	if h.limiter != nil {
 		if ok, wait := h.limiter.Allow(clientIP, start); !ok {
 			w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(wait)))
-			return h.reject(w, r, http.StatusTooManyRequests, "rate limited", "rate_limited", clientIP)
+			return h.reject(w, http.StatusTooManyRequests, "rate limited", "rate_limited", clientIP)
 		}
 	}
 	body, err := ingress.ReadBody(r.Body, r.ContentLength, h.MaxBody)
@@ -279,19 +279,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 			// the rest of the body is not read; close the connection
 			// rather than drain an arbitrarily large upload
 			w.Header().Set("Connection", "close")
-			return h.reject(w, r, http.StatusRequestEntityTooLarge, "body too large", "body_too_large", clientIP)
+			return h.reject(w, http.StatusRequestEntityTooLarge, "body too large", "body_too_large", clientIP)
 		}
-		return h.reject(w, r, http.StatusBadRequest, "could not read body", "read_error", clientIP)
+		return h.reject(w, http.StatusBadRequest, "could not read body", "read_error", clientIP)
 	}
 	if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
-		return h.reject(w, r, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+		return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
 	}
 	payload, err := ingress.ParsePayload(body, ingress.DefaultMaxDepth)
 	if err != nil {
-		return h.reject(w, r, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
+		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
 	}
 	if err := ingress.CheckFreshness(payload, start, h.maxAge, ingress.DefaultMaxFuture); err != nil {
-		return h.reject(w, r, http.StatusBadRequest, err.Error(), "stale", clientIP)
+		return h.reject(w, http.StatusBadRequest, err.Error(), "stale", clientIP)
 	}
 
 	vars := &rules.Vars{
@@ -302,13 +302,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	id, err := h.eventID(r, vars, payload, body)
 	if err != nil {
-		return h.reject(w, r, http.StatusBadRequest, err.Error(), "bad_id", clientIP)
+		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_id", clientIP)
 	}
 	targets := h.router.Targets(vars, h.ruleFailed)
 
 	store, err := h.app.waitStore(r.Context())
 	if err != nil {
-		return h.unavailable(w, r, err, clientIP)
+		return h.unavailable(w, err, clientIP)
 	}
 	ev := &relay.Event{
 		ID:         id,
@@ -322,15 +322,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	receipt, err := store.Accept(r.Context(), ev)
 	if err != nil {
-		return h.unavailable(w, r, err, clientIP)
+		return h.unavailable(w, err, clientIP)
 	}
 	if receipt.Duplicate {
 		h.received.inc(outcomeDuplicate)
-		h.logDecision(r, "duplicate", id, clientIP, start)
+		h.logDecision("duplicate", id, clientIP, start)
 		return writeJSON(w, http.StatusOK, answer{Status: "duplicate", ID: id})
 	}
 	h.received.inc(outcomeAccepted)
-	h.logDecision(r, "accepted", id, clientIP, start)
+	h.logDecision("accepted", id, clientIP, start)
 	if targets == nil {
 		targets = []string{}
 	}
@@ -377,7 +377,7 @@ func (h *Handler) ruleFailed(rule *rules.Rule, err error) {
 		zap.String("source", h.Source), zap.String("rule", rule.String()), zap.Error(err))
 }
 
-func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, msg, reason, clientIP string) error {
+func (h *Handler) reject(w http.ResponseWriter, status int, msg, reason, clientIP string) error {
 	h.received.inc(reason)
 	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
 		c.Write(zap.String("source", h.Source), zap.Int("status", status),
@@ -386,7 +386,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, status int, msg
 	return writeJSON(w, status, answer{Status: "rejected", Error: msg})
 }
 
-func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error, clientIP string) error {
+func (h *Handler) unavailable(w http.ResponseWriter, err error, clientIP string) error {
 	h.received.inc(outcomeUnavailable)
 	h.logger.Error("webhook not stored", zap.String("source", h.Source),
 		zap.String("client_ip", clientIP), zap.Error(err))
@@ -394,7 +394,7 @@ func (h *Handler) unavailable(w http.ResponseWriter, r *http.Request, err error,
 	return writeJSON(w, http.StatusServiceUnavailable, answer{Status: "unavailable", Error: "inbox temporarily unavailable"})
 }
 
-func (h *Handler) logDecision(r *http.Request, outcome, id, clientIP string, start time.Time) {
+func (h *Handler) logDecision(outcome, id, clientIP string, start time.Time) {
 	if c := h.logger.Check(zapcore.DebugLevel, "webhook "+outcome); c != nil {
 		c.Write(zap.String("source", h.Source), zap.String("event_id", id),
 			zap.String("client_ip", clientIP), zap.Duration("latency", time.Since(start)))
