@@ -1,0 +1,74 @@
+package module_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+)
+
+// TestQuickStart runs the README's quick start on the repo's own
+// Caddyfile, with only its ports and data directory moved so it cannot
+// clash with anything else on the machine: an app on the target's port
+// (checking the demo app secret), the gateway, `caddy webhook send
+// --event all`, then `caddy webhook events --status delivered`.
+func TestQuickStart(t *testing.T) {
+	raw, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := testcaddy.NewSink(t, "demo-app-secret")
+	sink.Up()
+	cf := string(raw)
+	for _, r := range []struct{ old, new string }{
+		{"admin localhost:2019", "admin [[.Admin]]"},
+		{"http://:8080", "http://:[[.HTTP]]"},
+		{"https://localhost:8443", fmt.Sprintf("https://localhost:%d", testcaddy.FreePort(t))},
+		{"http://127.0.0.1:3000/webhooks/unicraft", sink.URL()},
+		{"storage_dir ./data/webhook-inbox", "storage_dir [[.Data]]"},
+	} {
+		if !strings.Contains(cf, r.old) {
+			t.Fatalf("the quick-start Caddyfile no longer contains %q; update this test and the README", r.old)
+		}
+		cf = strings.Replace(cf, r.old, r.new, 1)
+	}
+	in := testcaddy.Start(t, cf)
+
+	send := exec.Command(testcaddy.Binary(t), "webhook", "send",
+		"--url", in.URL("/webhooks/unicraft"), "--secret", "demo-unicraft-secret", "--event", "all")
+	out, err := send.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "status 202: 7") {
+		t.Fatalf("webhook send: %v\n%s", err, out)
+	}
+
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got, bad := sink.Counts()
+		if bad > 0 {
+			t.Fatalf("%d deliveries failed the app's signature check", bad)
+		}
+		if len(got) == 7 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app got %d of 7 events", len(got))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	events := exec.Command(testcaddy.Binary(t), "webhook", "events", "--status", "delivered", "--address", in.Admin)
+	out, err = events.CombinedOutput()
+	if err != nil {
+		t.Fatalf("webhook events: %v\n%s", err, out)
+	}
+	for _, typ := range []string{"request.completed", "request.failed", "cost.exceeded", "cost.daily_alert",
+		"provider.unavailable", "provider.recovered", "error.high_rate"} {
+		if !strings.Contains(string(out), typ) {
+			t.Errorf("delivered events lack %s:\n%s", typ, out)
+		}
+	}
+}
