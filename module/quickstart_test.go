@@ -15,7 +15,8 @@ import (
 // Caddyfile, with only its ports and data directory moved so it cannot
 // clash with anything else on the machine: an app on the target's port
 // (checking the demo app secret), the gateway, `caddy webhook send
-// --event all`, then `caddy webhook events --status delivered`.
+// --event all`, the curl + openssl snippet, then `caddy webhook events
+// --status delivered`.
 func TestQuickStart(t *testing.T) {
 	raw, err := os.ReadFile("../Caddyfile")
 	if err != nil {
@@ -45,17 +46,35 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("webhook send: %v\n%s", err, out)
 	}
 
+	// the README's curl + openssl snippet, as written but for the port
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(readme), "body='{")
+	end := strings.Index(string(readme), `--data-binary "$body"`)
+	if start < 0 || end < start {
+		t.Fatal("the README's curl snippet is gone; update this test")
+	}
+	snippet := strings.ReplaceAll(string(readme)[start:end+len(`--data-binary "$body"`)],
+		"http://127.0.0.1:8080", in.URL(""))
+	curl := exec.Command("bash", "-c", snippet)
+	out, err = curl.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "202 Accepted") || !strings.Contains(string(out), `"id":"evt_1"`) {
+		t.Fatalf("README curl snippet: %v\n%s", err, out)
+	}
+
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		got, bad := sink.Counts()
 		if bad > 0 {
 			t.Fatalf("%d deliveries failed the app's signature check", bad)
 		}
-		if len(got) == 7 {
+		if len(got) == 8 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the app got %d of 7 events", len(got))
+			t.Fatalf("the app got %d of 8 events", len(got))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
