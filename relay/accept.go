@@ -82,11 +82,13 @@ func (in *Inbox) Accept(ctx context.Context, ev *Event) (Receipt, error) {
 	if stored.ReceivedAt.IsZero() {
 		stored.ReceivedAt = in.now()
 	}
+	record := encodeEvent(&stored)
+	in.disk.charge(diskCost(len(record)))
 	r := &request{
 		ctx:     ctx,
 		dedup:   dedupKey(ev.Source, ev.ID),
 		id:      ev.ID,
-		record:  encodeEvent(&stored),
+		record:  record,
 		targets: targets,
 		recv:    timeToU64(stored.ReceivedAt),
 		done:    make(chan result, 1),
