@@ -1,6 +1,6 @@
 // Package testcaddy builds the repo's caddy binary and runs it as a real
 // process on 127.0.0.1 for integration and fault tests: start, reload,
-// SIGTERM, kill -9 and restart, each instance in its own temp directory.
+// SIGTERM, kill -9 and start again, each instance in its own temp directory.
 package testcaddy
 
 import (
@@ -223,30 +223,28 @@ func (in *Instance) listening() bool {
 // Kill sends SIGKILL (kill -9) and waits for the process to end.
 func (in *Instance) Kill() { in.signal(syscall.SIGKILL) }
 
-// Stop sends SIGTERM and waits for a graceful exit.
-func (in *Instance) Stop() { in.signal(syscall.SIGTERM) }
+// Stop sends SIGTERM and waits for a graceful exit; it reports false if
+// the process had not exited by itself after 30s and was killed.
+func (in *Instance) Stop() bool { return in.signal(syscall.SIGTERM) }
 
-func (in *Instance) signal(sig syscall.Signal) {
+// signal sends sig and waits for the process to end, killing it after
+// 30s; it reports whether it ended by itself.
+func (in *Instance) signal(sig syscall.Signal) bool {
 	if in.cmd == nil {
-		return
+		return true
 	}
 	_ = in.cmd.Process.Signal(sig)
+	exited := true
 	select {
 	case <-in.done:
 	case <-time.After(30 * time.Second):
+		exited = false
 		_ = in.cmd.Process.Kill()
 		<-in.done
 	}
 	in.log.Close()
 	in.cmd = nil
-}
-
-// Restart stops the process with sig and starts it again on the same
-// ports and data.
-func (in *Instance) Restart(sig syscall.Signal) {
-	in.t.Helper()
-	in.signal(sig)
-	in.Start()
+	return exited
 }
 
 // Reload rewrites the Caddyfile from the template and loads it through
