@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -90,6 +91,19 @@ var downstreamFaults = []struct {
 		}
 		conn.Close()
 		return refused
+	})},
+	{name: "1GB-answer", backoff: "50ms 500ms", fault: firstN(3, func(w http.ResponseWriter, _ *http.Request) verdict {
+		// the app took the event and answers 200 with a 1 GB body; the
+		// relay reads 64 KiB of it and hangs up, so the writes soon fail
+		w.Header().Set("Content-Length", strconv.Itoa(1<<30))
+		w.WriteHeader(http.StatusOK)
+		chunk := make([]byte, 64<<10)
+		for written := 0; written < 1<<30; written += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				break
+			}
+		}
+		return answered
 	})},
 	{name: "slow-drip", backoff: "50ms 500ms", fault: during(func(w http.ResponseWriter, r *http.Request) verdict {
 		// the app took the event and answers 200, but the answer's body
