@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"go.uber.org/zap"
 )
 
@@ -131,6 +132,10 @@ type Inbox struct {
 // directory another process holds fails.
 func Open(dir string, opts Options) (*Inbox, error) {
 	opts = opts.withDefaults()
+	// Tables are not compressed: Badger's compaction builds each table in
+	// memory and keeps a compressed copy of every block next to it, which
+	// with 1M pending events held about 1 GiB of heap. Uncompressed
+	// tables take ~3.5x the disk instead (BENCHMARKS.md, "Backlog").
 	bopts := badger.DefaultOptions(dir).
 		WithSyncWrites(true).
 		WithLogger(badgerLogger{opts.Logger.Named("badger").Sugar()}).
@@ -144,6 +149,7 @@ func Open(dir string, opts Options) (*Inbox, error) {
 		WithValueThreshold(min(opts.ValueThreshold, opts.MemTableSize*15/100-1)).
 		WithValueLogFileSize(opts.ValueLogFileSize).
 		WithBlockCacheSize(opts.BlockCacheSize).
+		WithCompression(options.None).
 		WithNumGoroutines(2)
 	db, err := badger.Open(bopts)
 	if err != nil {
