@@ -1,17 +1,13 @@
 package module_test
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 )
 
@@ -51,82 +47,13 @@ func deliveryEnv() []string {
 	return append([]string{"TEST_APP_SECRET=" + appSecret}, secretEnv...)
 }
 
-// sender posts uniquely numbered events and records what was sent and
-// what was acknowledged with 202.
-type sender struct {
-	url    string
-	client *http.Client
-	mu     sync.Mutex
-	next   int
-	prefix string
-	sent   []string
-	acked  []string
-	// other counts HTTP answers that were neither 202 nor a retried
-	// post's 200 duplicate, by status
-	other map[int]int
-}
-
-func newSender(url, prefix string) *sender {
-	return &sender{url: url, prefix: prefix, client: &http.Client{Timeout: 10 * time.Second}, other: map[int]int{}}
-}
-
-// postOne sends one new event as a webhook sender does: a connection
-// error before any answer (a keep-alive connection closed by a reload, or
-// the gateway being killed) is retried a few times with the same bytes.
-// A 202, or a 200 duplicate of a retried post, is an acknowledgement.
-func (s *sender) postOne() {
-	s.mu.Lock()
-	id := fmt.Sprintf("%s-%d", s.prefix, s.next)
-	s.next++
-	s.sent = append(s.sent, id)
-	s.mu.Unlock()
-	body := event("request.completed", id, "")
-	for attempt := range 5 {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 10 * time.Millisecond) // a sender's retry backoff
-		}
-		req, _ := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
-		req.Header.Set("X-UniCraft-Signature", ingress.Sign([]byte(newSecret), body))
-		resp, err := s.client.Do(req)
-		if err != nil {
-			continue
-		}
-		resp.Body.Close()
-		s.mu.Lock()
-		if resp.StatusCode == http.StatusAccepted || (resp.StatusCode == http.StatusOK && attempt > 0) {
-			s.acked = append(s.acked, id)
-		} else {
-			s.other[resp.StatusCode]++
-		}
-		s.mu.Unlock()
-		return
-	}
-}
-
-// run posts from workers goroutines until stop is closed.
-func (s *sender) run(workers int, stop <-chan struct{}) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					s.postOne()
-				}
-			}
-		}()
-	}
-	return &wg
-}
-
-func (s *sender) ids() (sent, acked []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.sent...), append([]string(nil), s.acked...)
+// newSender posts seed-shaped events signed with the handler's secret.
+// Connection errors while the gateway is killed or reloaded only mean
+// "not acknowledged", so posts are tried a few times.
+func newSender(url, prefix string) *testcaddy.Sender {
+	return testcaddy.NewSender(url, prefix, newSecret, 5, func(id string) []byte {
+		return event("request.completed", id, "")
+	})
 }
 
 // TestCrashDelivery posts events, kills caddy with SIGKILL at a random
@@ -151,14 +78,14 @@ func TestCrashDelivery(t *testing.T) {
 			sink.Up()
 		}
 		stop := make(chan struct{})
-		wg := snd.run(8, stop)
+		wg := snd.Run(8, stop)
 		time.Sleep(time.Duration(100+rand.IntN(400)) * time.Millisecond) // a random moment under load
 		in.Kill()
 		close(stop)
 		wg.Wait()
 		in.Start()
 		sink.Up()
-		sent, acked := snd.ids()
+		sent, acked := snd.IDs()
 		if missing := sink.WaitFor(acked, 60*time.Second); len(missing) > 0 {
 			t.Errorf("round %d: %d acknowledged events not delivered, e.g. %v", round, len(missing), missing[:min(5, len(missing))])
 		}
@@ -183,11 +110,11 @@ func TestReloadDuringDelivery(t *testing.T) {
 	in := testcaddy.Start(t, cfg, deliveryEnv()...)
 	snd := newSender(in.URL("/"), "reload")
 	stop := make(chan struct{})
-	wg := snd.run(4, stop)
+	wg := snd.Run(4, stop)
 	for i := range 20 {
 		// let some events through between reloads
 		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-			if sent, _ := snd.ids(); len(sent) >= 25*(i+1) {
+			if sent, _ := snd.IDs(); len(sent) >= 25*(i+1) {
 				break
 			}
 		}
@@ -201,7 +128,7 @@ func TestReloadDuringDelivery(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	sent, acked := snd.ids()
+	sent, acked := snd.IDs()
 	if missing := sink.WaitFor(acked, 60*time.Second); len(missing) > 0 {
 		t.Errorf("%d accepted events not delivered", len(missing))
 	}
@@ -210,8 +137,8 @@ func TestReloadDuringDelivery(t *testing.T) {
 	if tally.Lost != 0 || tally.Phantoms != 0 || tally.Duplicates != 0 || tally.BadSignatures != 0 {
 		t.Fatalf("tally %+v", tally)
 	}
-	if len(snd.other) > 0 {
-		t.Fatalf("answers other than 202 during reloads: %v", snd.other)
+	if other := snd.Other(); len(other) > 0 {
+		t.Fatalf("answers other than 202 during reloads: %v", other)
 	}
 	if len(acked) < 20*25/2 {
 		t.Fatalf("only %d of %d posts were acknowledged across the reloads", len(acked), len(sent))
@@ -227,7 +154,7 @@ func TestGracefulStopDelivers(t *testing.T) {
 	in := testcaddy.Start(t, strings.Replace(deliveryConfig, "SINK_URL", sink.URL(), 1), deliveryEnv()...)
 	snd := newSender(in.URL("/"), "term")
 	stop := make(chan struct{})
-	wg := snd.run(4, stop)
+	wg := snd.Run(4, stop)
 	time.Sleep(300 * time.Millisecond) // let load build up before the signal
 	if !in.Stop() {
 		t.Error("caddy did not exit within 30s of SIGTERM under load")
@@ -235,7 +162,7 @@ func TestGracefulStopDelivers(t *testing.T) {
 	in.Start()
 	close(stop)
 	wg.Wait()
-	sent, acked := snd.ids()
+	sent, acked := snd.IDs()
 	if missing := sink.WaitFor(acked, 60*time.Second); len(missing) > 0 {
 		t.Fatalf("%d acknowledged events not delivered after SIGTERM", len(missing))
 	}

@@ -26,9 +26,9 @@ func TestControlDetectsLoss(t *testing.T) {
 	in := testcaddy.Start(t, cfg, "CHAOS_SOURCE_SECRET="+sourceSecret, "CHAOS_APP_SECRET="+appSecret)
 	snd := newSender(in.URL("/"), "control")
 	for range 10 {
-		snd.postOne()
+		snd.PostOne()
 	}
-	sent, acked := snd.ids()
+	sent, acked := snd.IDs()
 	waitUntil(t, 20*time.Second, "all ten deliveries", func() bool {
 		arrivals, _ := rc.faulted()
 		return arrivals >= 10

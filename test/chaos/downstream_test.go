@@ -175,11 +175,11 @@ http://:[[.HTTP]] {
 			rc := receivers[f.name]
 			snd := newSender(in.URL("/"+f.name), f.name)
 			for range events {
-				snd.postOne()
+				snd.PostOne()
 			}
-			sent, acked := snd.ids()
-			if len(snd.other) > 0 {
-				t.Errorf("answers other than 202: %v", snd.other)
+			sent, acked := snd.IDs()
+			if other := snd.Other(); len(other) > 0 {
+				t.Errorf("answers other than 202: %v", other)
 			}
 			if missing := rc.waitDelivered(acked, 45*time.Second); len(missing) > 0 {
 				t.Errorf("%d acknowledged events not delivered, e.g. %v", len(missing), missing[:min(5, len(missing))])

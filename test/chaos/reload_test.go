@@ -1,15 +1,12 @@
 package chaos
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 )
 
@@ -44,89 +41,14 @@ http://:[[.HTTP]] {
 
 const appSecret = "chaos-canary-app-2d4e6f80"
 
-// sender posts uniquely numbered events from several goroutines and
-// records what was sent and what was acknowledged (202, or a 200
-// duplicate of a post it had to resend after a connection error).
-type sender struct {
-	url    string
-	prefix string
-
-	mu      sync.Mutex
-	next    int
-	sent    []string
-	acked   []string
-	other   map[string]int // any other outcome, by status or error
-	resends int            // posts sent again after a connection error
-}
-
-func newSender(url, prefix string) *sender {
-	return &sender{url: url, prefix: prefix, other: map[string]int{}}
-}
-
-func (s *sender) postOne() {
-	s.mu.Lock()
-	id := fmt.Sprintf("%s-%d", s.prefix, s.next)
-	s.next++
-	s.sent = append(s.sent, id)
-	s.mu.Unlock()
-	body := payload("request.completed", id)
-	var outcome string
-	// a reload closes kept-alive connections, and 1000 reloads back to back
-	// close a lot of them: resend as a webhook sender does, for a while
-	for attempt := range 10 {
-		if attempt > 0 {
-			time.Sleep(time.Duration(attempt) * 10 * time.Millisecond) // a sender's retry backoff
-			s.mu.Lock()
-			s.resends++
-			s.mu.Unlock()
-		}
-		req, _ := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
-		req.Header.Set("X-UniCraft-Signature", ingress.Sign([]byte(sourceSecret), body))
-		got, err := send(req)
-		if err != nil {
-			// a keep-alive connection closed by a reload: a sender resends
-			outcome = "error: " + err.Error()
-			continue
-		}
-		s.mu.Lock()
-		if got.status == http.StatusAccepted || (got.status == http.StatusOK && attempt > 0) {
-			s.acked = append(s.acked, id)
-		} else {
-			s.other[fmt.Sprint(got.status)]++
-		}
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Lock()
-	s.other[outcome]++
-	s.mu.Unlock()
-}
-
-// run posts from workers goroutines until stop is closed; wait for the
-// returned group.
-func (s *sender) run(workers int, stop <-chan struct{}) *sync.WaitGroup {
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					s.postOne()
-				}
-			}
-		}()
-	}
-	return &wg
-}
-
-func (s *sender) ids() (sent, acked []string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.sent...), append([]string(nil), s.acked...)
+// newSender posts seed-shaped events signed with the source secret. A
+// reload closes kept-alive connections, and 1000 reloads back to back
+// close a lot of them: posts are resent, as a webhook sender does, for a
+// while.
+func newSender(url, prefix string) *testcaddy.Sender {
+	return testcaddy.NewSender(url, prefix, sourceSecret, 10, func(id string) []byte {
+		return payload("request.completed", id)
+	})
 }
 
 // TestReloadsUnderLoad reloads the config 100 times (x10 with -soak)
@@ -141,7 +63,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 		"CHAOS_SOURCE_SECRET="+sourceSecret, "CHAOS_APP_SECRET="+appSecret)
 	snd := newSender(in.URL("/"), "reload")
 	stop := make(chan struct{})
-	wg := snd.run(4, stop)
+	wg := snd.Run(4, stop)
 	n := rounds(100)
 	var failed []string
 	resets := 0
@@ -171,20 +93,20 @@ func TestReloadsUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	sent, acked := snd.ids()
+	sent, acked := snd.IDs()
 	if missing := sink.WaitFor(acked, 30*time.Second); len(missing) > 0 {
 		t.Errorf("%d acknowledged events not delivered, e.g. %v", len(missing), missing[:min(5, len(missing))])
 	}
 	st := sink.Tally(acked, sent)
 	t.Logf("%d reloads under load: %d failed, %d resent after the admin connection was reset; other answers %v; %d posts resent after a connection error",
-		n, len(failed), resets, snd.other, snd.resends)
+		n, len(failed), resets, snd.Other(), snd.Resends())
 	report(t, "reloads", tally{Sent: len(sent), Acked: st.Acked, Delivered: st.Delivered, Lost: st.Lost,
 		Duplicates: st.Duplicates, Phantoms: st.Phantoms, BadSignatures: st.BadSignatures})
 	if len(failed) > 0 {
 		t.Errorf("%d reloads failed: %v", len(failed), failed[:min(3, len(failed))])
 	}
-	if len(snd.other) > 0 {
-		t.Errorf("answers other than 202 during reloads: %v", snd.other)
+	if other := snd.Other(); len(other) > 0 {
+		t.Errorf("answers other than 202 during reloads: %v", other)
 	}
 	// each load that went through saves the config: the reloads were real
 	if saved := strings.Count(in.Log(), `"msg":"autosaved config`); saved < n+1 {
