@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 )
 
@@ -204,6 +205,12 @@ func TestMetrics(t *testing.T) {
 				got, ok := s.value(w.name, w.labels...)
 				if !ok || got != w.value {
 					t.Errorf("%s%v = %v (present %v), want %v", w.name, w.labels, got, ok, w.value)
+				}
+			}
+			// the list the example alerts and dashboard are checked against
+			for _, name := range metricnames.All {
+				if !slices.ContainsFunc(s, func(x sample) bool { return x.name == name }) {
+					t.Errorf("%s is not exported (internal/metricnames lists it)", name)
 				}
 			}
 			for _, name := range []string{"caddy_webhook_inbox_store_size_bytes", "caddy_webhook_inbox_free_space_bytes"} {

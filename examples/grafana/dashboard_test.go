@@ -13,23 +13,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
-)
 
-// metricNames are the metrics queries may use: DESIGN.md ("Metrics"), with
-// the histogram's series, plus the storage gauges the metrics code exports.
-var metricNames = []string{
-	"caddy_webhook_inbox_received_total",
-	"caddy_webhook_inbox_deliveries_total",
-	"caddy_webhook_inbox_delivery_duration_seconds_bucket",
-	"caddy_webhook_inbox_delivery_duration_seconds_sum",
-	"caddy_webhook_inbox_delivery_duration_seconds_count",
-	"caddy_webhook_inbox_queue_depth",
-	"caddy_webhook_inbox_dead_letters",
-	"caddy_webhook_inbox_oldest_pending_seconds",
-	"caddy_webhook_inbox_target_up",
-	"caddy_webhook_inbox_free_space_bytes",
-	"caddy_webhook_inbox_store_size_bytes",
-}
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
+)
 
 // promqlWords are the functions, aggregations and operators the queries
 // may use; any other word in a query must be a metric name.
@@ -134,7 +120,7 @@ func checkQuery(t *testing.T, where, q string, used map[string]bool) {
 	metrics := 0
 	for _, w := range words {
 		switch {
-		case slices.Contains(metricNames, w):
+		case slices.Contains(metricnames.All, w):
 			used[w] = true
 			metrics++
 		case !slices.Contains(promqlWords, w):

@@ -11,23 +11,9 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
-)
 
-// metricNames are the metrics the rules may use: DESIGN.md ("Metrics"),
-// plus the free space gauge the metrics code exports for min_free_space.
-var metricNames = []string{
-	"caddy_webhook_inbox_received_total",
-	"caddy_webhook_inbox_deliveries_total",
-	"caddy_webhook_inbox_delivery_duration_seconds_bucket",
-	"caddy_webhook_inbox_delivery_duration_seconds_sum",
-	"caddy_webhook_inbox_delivery_duration_seconds_count",
-	"caddy_webhook_inbox_queue_depth",
-	"caddy_webhook_inbox_dead_letters",
-	"caddy_webhook_inbox_oldest_pending_seconds",
-	"caddy_webhook_inbox_target_up",
-	"caddy_webhook_inbox_free_space_bytes",
-	"caddy_webhook_inbox_store_size_bytes",
-}
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
+)
 
 // metricToken finds metric names of this project in an expression.
 var metricToken = regexp.MustCompile(`caddy_webhook_inbox_[a-zA-Z0-9_:]*`)
@@ -78,7 +64,7 @@ func TestAlertRules(t *testing.T) {
 					t.Errorf("expression uses none of the inbox metrics: %s", r.Expr)
 				}
 				for _, n := range names {
-					if !slices.Contains(metricNames, n) {
+					if !slices.Contains(metricnames.All, n) {
 						t.Errorf("unknown metric %s", n)
 					}
 					used[n] = true
