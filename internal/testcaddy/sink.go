@@ -159,23 +159,30 @@ func (s *Sink) WaitFor(ids []string, timeout time.Duration) []string {
 // lost were acknowledged but never delivered, duplicates are deliveries
 // beyond the first, phantoms were delivered but never sent.
 type Tally struct {
-	Acked, Delivered, Lost, Duplicates, Phantoms, BadSignatures int
+	Sent, Acked, Delivered, Lost, Duplicates, Phantoms, BadSignatures int
 }
 
 // Tally counts against the acknowledged IDs and every ID that was sent.
 func (s *Sink) Tally(acked, sent []string) Tally {
 	got, bad := s.Counts()
+	return CountDeliveries(got, bad, sent, acked)
+}
+
+// CountDeliveries tallies deliveries (per event ID, as a receiver counted
+// them) and badSig deliveries with a bad signature against what was sent
+// and acknowledged.
+func CountDeliveries(delivered map[string]int, badSig int, sent, acked []string) Tally {
 	isSent := make(map[string]bool, len(sent))
 	for _, id := range sent {
 		isSent[id] = true
 	}
-	tally := Tally{Acked: len(acked), BadSignatures: bad}
+	tally := Tally{Sent: len(sent), Acked: len(acked), BadSignatures: badSig}
 	for _, id := range acked {
-		if got[id] == 0 {
+		if delivered[id] == 0 {
 			tally.Lost++
 		}
 	}
-	for id, n := range got {
+	for id, n := range delivered {
 		tally.Delivered++
 		tally.Duplicates += n - 1
 		if !isSent[id] {

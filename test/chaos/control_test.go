@@ -40,7 +40,7 @@ func TestControlDetectsLoss(t *testing.T) {
 	}
 
 	// and an arrival that was never sent is a phantom
-	if got := count(map[string]int{"never-sent": 1}, 0, sent, nil); got.Phantoms != 1 {
+	if got := testcaddy.CountDeliveries(map[string]int{"never-sent": 1}, 0, sent, nil); got.Phantoms != 1 {
 		t.Fatalf("a delivery that was never sent is not counted as a phantom: %+v", got)
 	}
 }

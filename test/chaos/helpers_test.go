@@ -272,35 +272,12 @@ func (rc *receiver) minGap() time.Duration {
 }
 
 // tally compares what was acknowledged and sent with what was delivered.
-type tally struct {
-	Sent, Acked, Delivered, Lost, Duplicates, Phantoms, BadSignatures int
-}
+type tally = testcaddy.Tally
 
 func (rc *receiver) tally(sent, acked []string) tally {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return count(rc.ok, rc.badSig, sent, acked)
-}
-
-func count(delivered map[string]int, badSig int, sent, acked []string) tally {
-	isSent := make(map[string]bool, len(sent))
-	for _, id := range sent {
-		isSent[id] = true
-	}
-	tl := tally{Sent: len(sent), Acked: len(acked), BadSignatures: badSig}
-	for _, id := range acked {
-		if delivered[id] == 0 {
-			tl.Lost++
-		}
-	}
-	for id, n := range delivered {
-		tl.Delivered++
-		tl.Duplicates += n - 1
-		if !isSent[id] {
-			tl.Phantoms++
-		}
-	}
-	return tl
+	return testcaddy.CountDeliveries(rc.ok, rc.badSig, sent, acked)
 }
 
 // waitDelivered waits until every acked ID was delivered or timeout

@@ -100,8 +100,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 	st := sink.Tally(acked, sent)
 	t.Logf("%d reloads under load: %d failed, %d resent after the admin connection was reset; other answers %v; %d posts resent after a connection error",
 		n, len(failed), resets, snd.Other(), snd.Resends())
-	report(t, "reloads", tally{Sent: len(sent), Acked: st.Acked, Delivered: st.Delivered, Lost: st.Lost,
-		Duplicates: st.Duplicates, Phantoms: st.Phantoms, BadSignatures: st.BadSignatures})
+	report(t, "reloads", st)
 	if len(failed) > 0 {
 		t.Errorf("%d reloads failed: %v", len(failed), failed[:min(3, len(failed))])
 	}
