@@ -20,25 +20,35 @@ type siteConfig struct {
 	admin    string // host:port of caddy's admin endpoint
 	port     int    // plain-HTTP site port on 127.0.0.1
 	appPort  int    // the downstream app's port on 127.0.0.1
+	downPort int    // a port on 127.0.0.1 nothing listens on: the ingest scenario's app
 	storage  string // inbox storage_dir (inbox only)
 	bodySize int    // largest body the generator sends
 }
 
 // renderCaddyfile returns the Caddyfile of scenario: reverse_proxy straight
-// to the app, or webhook_inbox storing events and relaying them to the app.
-// Both bind to 127.0.0.1 only and log nothing per request.
+// to the app; webhook_inbox storing events and relaying them to the app;
+// or, for ingest, webhook_inbox relaying to a port where nothing listens,
+// as when the app is down or being deployed. All bind to 127.0.0.1 only
+// and log nothing per request.
 func renderCaddyfile(scenario string, c siteConfig) (string, error) {
 	var b strings.Builder
 	switch scenario {
 	case scenarioProxy:
 		fmt.Fprintf(&b, "{\n\tadmin %s\n}\n\n", c.admin)
 		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\treverse_proxy 127.0.0.1:%d\n}\n", c.port, c.appPort)
-	case scenarioInbox:
+	case scenarioInbox, scenarioIngest:
 		if c.storage == "" {
 			return "", fmt.Errorf("scenario %s needs a storage dir", scenario)
 		}
+		appPort := c.appPort
+		if scenario == scenarioIngest {
+			if c.downPort == 0 {
+				return "", fmt.Errorf("scenario %s needs a port for the app that is down", scenario)
+			}
+			appPort = c.downPort
+		}
 		fmt.Fprintf(&b, "{\n\tadmin %s\n\twebhook_inbox {\n\t\tstorage_dir %s\n", c.admin, quoteToken(c.storage))
-		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n\t\t}\n\t}\n}\n\n", c.appPort)
+		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n\t\t}\n\t}\n}\n\n", appPort)
 		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\twebhook_inbox unicraft {\n\t\tsecret {env.%s}\n", c.port, secretEnv)
 		if c.bodySize > defaultMaxBody {
 			fmt.Fprintf(&b, "\t\tmax_body %d\n", c.bodySize)

@@ -6,7 +6,7 @@ import (
 )
 
 func TestRenderCaddyfile(t *testing.T) {
-	base := siteConfig{admin: "127.0.0.1:2999", port: 8081, appPort: 9091, storage: "/tmp/b/data", bodySize: 400}
+	base := siteConfig{admin: "127.0.0.1:2999", port: 8081, appPort: 9091, downPort: 9092, storage: "/tmp/b/data", bodySize: 400}
 	tests := []struct {
 		name     string
 		scenario string
@@ -73,6 +73,29 @@ http://:8081 {
 }
 `,
 		},
+		{
+			name:     "ingest relays to the port nothing listens on",
+			scenario: scenarioIngest,
+			want: `{
+	admin 127.0.0.1:2999
+	webhook_inbox {
+		storage_dir /tmp/b/data
+		target app {
+			url http://127.0.0.1:9092/hook
+		}
+	}
+}
+
+http://:8081 {
+	bind 127.0.0.1
+	webhook_inbox unicraft {
+		secret {env.BENCH_UNICRAFT_SECRET}
+		default app
+	}
+}
+`,
+		},
+		{name: "ingest without a down port", scenario: scenarioIngest, change: func(c *siteConfig) { c.downPort = 0 }, wantErr: "down"},
 		{name: "inbox without storage", scenario: scenarioInbox, change: func(c *siteConfig) { c.storage = "" }, wantErr: "storage dir"},
 		{name: "direct runs no caddy", scenario: scenarioDirect, wantErr: "no caddy"},
 	}

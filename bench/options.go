@@ -14,10 +14,11 @@ import (
 const (
 	scenarioProxy  = "proxy"  // caddy reverse_proxy in front of the app
 	scenarioInbox  = "inbox"  // caddy webhook_inbox storing and relaying to the app
+	scenarioIngest = "ingest" // webhook_inbox while its app is down: durable ingest alone, nothing delivered
 	scenarioDirect = "direct" // the generator posting to the app, no caddy: the rig's own ceiling
 )
 
-var knownScenarios = []string{scenarioProxy, scenarioInbox, scenarioDirect}
+var knownScenarios = []string{scenarioProxy, scenarioInbox, scenarioIngest, scenarioDirect}
 
 // options are the command's settings, from its flags.
 type options struct {
@@ -31,6 +32,7 @@ type options struct {
 	drain     time.Duration
 	keep      bool
 	profile   string
+	caddyProf string
 }
 
 // parseOptions reads the command's flags from args (without the program
@@ -47,7 +49,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	o := new(options)
 	var scenarios, conns, sizes string
 	fs.StringVar(&o.caddyBin, "caddy", "", "caddy binary to run (default: build ./caddy into a temp dir)")
-	fs.StringVar(&scenarios, "scenarios", "proxy,inbox", "comma list of scenarios: proxy, inbox, direct (the app alone, no caddy)")
+	fs.StringVar(&scenarios, "scenarios", "proxy,inbox,ingest", "comma list of scenarios: proxy, inbox, ingest (the inbox while its app is down), direct (the app alone, no caddy)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario once, back to back, and the table shows medians")
 	fs.StringVar(&conns, "conns", "64", "keep-alive connections, one closed-loop sender each; a comma list prints a scaling table")
 	fs.StringVar(&sizes, "size", "400", "request body bytes (KiB/MiB suffixes allowed); a comma list prints a scaling table")
@@ -56,6 +58,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "after load stops, how long to wait for the app to receive every accepted event")
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's temp dir (Caddyfile, caddy.log, storage) and print where it is")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of this process (generator and app) to this file")
+	fs.StringVar(&o.caddyProf, "caddyprofile", "", "write a CPU profile of caddy over each measured window into this folder, one file per run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ func TestParseOptions(t *testing.T) {
 			name: "defaults match BASELINES.md",
 			args: nil,
 			check: func(t *testing.T, o *options) {
-				want := &options{scenarios: []string{"proxy", "inbox"}, rounds: 3, conns: []int{64}, sizes: []int{400},
+				want := &options{scenarios: []string{"proxy", "inbox", "ingest"}, rounds: 3, conns: []int{64}, sizes: []int{400},
 					warmup: 2 * time.Second, duration: 10 * time.Second, drain: 10 * time.Second}
 				if !reflect.DeepEqual(o, want) {
 					t.Fatalf("got %+v, want %+v", o, want)

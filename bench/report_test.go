@@ -109,11 +109,30 @@ func TestReport(t *testing.T) {
 				"### 64 connections, 400-byte bodies",
 				"| proxy | 12,000 | 4.67 | 14.0 | 0 | 80.0 | 60.0 |",
 				"| inbox | 26,000 | 2.33 | 7.00 | 0 |",
-				"inbox / proxy: rps **2.17×**, p99 **0.50×**",
+				"- ingest while delivering (inbox / proxy): rps **2.17×**, p99 **0.50×**",
+				"- end to end (app ev/s overall, inbox / proxy): **",
 				"| 3 | inbox | 20,000 |",
 				"| 100.0% (3/3 rounds complete) |",
 			},
-			notWant: []string{"### Scaling"},
+			notWant: []string{"### Scaling", "durable ingest"},
+		},
+		{
+			name: "ingest with the app down: its own ratio, no delivery figures",
+			opts: &options{scenarios: []string{"proxy", "ingest"}, rounds: 1, conns: []int{64}, sizes: []int{400}},
+			results: []*runResult{
+				fakeRun("proxy", 64, 400, 1, 12000, 14*time.Millisecond),
+				func() *runResult {
+					r := fakeRun("ingest", 64, 400, 1, 30000, 7*time.Millisecond)
+					r.appDown, r.delivered, r.drained = true, 0, false
+					return r
+				}(),
+			},
+			want: []string{
+				"- durable ingest (ingest / proxy): rps **2.50×**, p99 **0.50×** (target: rps ≥ 2×, p99 ≤ 1×)",
+				"| – | – | app down |",
+				"| app down; 360,000 stored |",
+			},
+			notWant: []string{"end to end", "(0/1 rounds complete)"},
 		},
 		{
 			name: "several combinations: scaling table",
@@ -138,7 +157,7 @@ func TestReport(t *testing.T) {
 			opts:    &options{scenarios: []string{"direct"}, rounds: 1, conns: []int{64}, sizes: []int{400}},
 			results: []*runResult{{runSpec: runSpec{scenario: "direct", conns: 64, size: 400, round: 1}, rps: 30000, caddyCPU: math.NaN(), caddyRSS: math.NaN(), hostBusy: 99, benchCPU: 55}},
 			want:    []string{"| direct | 30,000 | 0.00 | 0.00 | 0 | – | – |", "| – (0/1 rounds complete) |"},
-			notWant: []string{"inbox / proxy"},
+			notWant: []string{"inbox / proxy", "durable ingest"},
 		},
 	}
 	for _, tt := range tests {

@@ -41,6 +41,7 @@ type runResult struct {
 	accepted       int64         // 2xx answers in the whole run: events the gateway took
 	delivered      int64         // distinct events the app had when the drain ended
 	drained        bool          // delivered reached accepted
+	appDown        bool          // the app was down on purpose: nothing to deliver or drain
 	drainTime      time.Duration // from the end of load until the drain ended
 	keptDir        string        // the run's folder, with -keep
 }
@@ -87,6 +88,7 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	var startCPU, endCPU, startSelf, endSelf int64
 	var startHost, endHost hostCPU
 	var appAtStart, appAtEnd appCounts
+	var prof *caddyProfile
 	sample := func(caddy, self *int64, host *hostCPU, counts *appCounts) {
 		if gw != nil {
 			*caddy, _ = processCPUTicks(gw.pid())
@@ -105,14 +107,27 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 		warmup:   r.opts.warmup,
 		duration: r.opts.duration,
 	},
-		func() { sample(&startCPU, &startSelf, &startHost, &appAtStart) },
+		func() {
+			sample(&startCPU, &startSelf, &startHost, &appAtStart)
+			if gw != nil && r.opts.caddyProf != "" {
+				prof = startCaddyProfile(gw.admin, r.opts.duration, profilePath(r.opts.caddyProf, spec))
+			}
+		},
 		func() { sample(&endCPU, &endSelf, &endHost, &appAtEnd) },
 	)
 	if err != nil {
 		return nil, err
 	}
+	if prof != nil {
+		if err := prof.wait(); err != nil {
+			return nil, fmt.Errorf("%s: caddy CPU profile: %w", spec.scenario, err)
+		}
+	}
 	loadEnd := time.Now()
-	final := a.waitUnique(load.accepted, r.opts.drain)
+	var final appCounts
+	if spec.scenario != scenarioIngest {
+		final = a.waitUnique(load.accepted, r.opts.drain)
+	}
 	res.drainTime = time.Since(loadEnd)
 
 	if gw != nil {
@@ -136,6 +151,7 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	res.appWindowRate = float64(appAtEnd.unique-appAtStart.unique) / secs
 	res.accepted, res.delivered = load.accepted, final.unique
 	res.drained = final.unique >= load.accepted
+	res.appDown = spec.scenario == scenarioIngest
 	if !final.lastNew.IsZero() {
 		res.appOverallRate = float64(final.unique) / final.lastNew.Sub(loadStart).Seconds()
 	}
@@ -153,10 +169,17 @@ func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string) (
 	if err != nil {
 		return nil, err
 	}
+	// Nothing listens here: connecting is refused at once, as for an app
+	// that is down. The port is only reused if the OS hands it out again.
+	downPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
 	c := siteConfig{
 		admin:    fmt.Sprintf("127.0.0.1:%d", adminPort),
 		port:     sitePort,
 		appPort:  appPort,
+		downPort: downPort,
 		storage:  filepath.Join(dir, "data"),
 		bodySize: spec.size,
 	}
