@@ -35,7 +35,7 @@ func (in *Inbox) Delete(id string) error {
 			return ErrNotFound
 		}
 		for _, seq := range seqs {
-			p, err := deleteEvent(txn, id, seq)
+			p, err := deleteEvent(txn, id, seq, true)
 			if err != nil {
 				return err
 			}
@@ -72,9 +72,11 @@ func allSeqs(txn *badger.Txn, id string) ([]uint64, error) {
 	return seqs, nil
 }
 
-// deleteEvent stages the deletion of every key of event seq and returns
-// the targets it was pending for, whose counters drop once it commits.
-func deleteEvent(txn *badger.Txn, id string, seq uint64) ([]string, error) {
+// deleteEvent stages the deletion of every key of event seq (the dedup
+// marker too when dropDedup is set) and returns the targets it was pending
+// for, whose counters drop once it commits. An empty id leaves the ID
+// index alone, for an event whose record is already gone.
+func deleteEvent(txn *badger.Txn, id string, seq uint64, dropDedup bool) ([]string, error) {
 	states, err := loadStates(txn, seq)
 	if err != nil {
 		return nil, err
@@ -101,14 +103,18 @@ func deleteEvent(txn *badger.Txn, id string, seq uint64) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := deleteDedup(txn, seq); err != nil {
-		return nil, err
+	if dropDedup {
+		if err := deleteDedup(txn, seq); err != nil {
+			return nil, err
+		}
 	}
 	if err := txn.Delete(eventKey(seq)); err != nil {
 		return nil, err
 	}
-	if err := txn.Delete(idKey(id, seq)); err != nil {
-		return nil, err
+	if id != "" {
+		if err := txn.Delete(idKey(id, seq)); err != nil {
+			return nil, err
+		}
 	}
 	return pending, nil
 }

@@ -125,6 +125,31 @@ func expiry(t testing.TB, in *Inbox, key []byte) uint64 {
 }
 
 // countKeys counts live keys under a prefix.
+// retainedUntil returns when the sweeper may delete event seq, or the zero
+// time when the event is not in the retention index.
+func retainedUntil(t testing.TB, in *Inbox, seq uint64) time.Time {
+	t.Helper()
+	var until time.Time
+	err := in.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: appendNS(nil, nsRetain)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			u, s, err := parseRetainKey(it.Item().Key())
+			if err != nil {
+				return err
+			}
+			if s == seq {
+				until = u
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("reading the retention index: %v", err)
+	}
+	return until
+}
+
 func countKeys(t testing.TB, in *Inbox, prefix []byte) int {
 	t.Helper()
 	n := 0

@@ -24,9 +24,13 @@ type Options struct {
 	// GCInterval is how often the value log is garbage collected.
 	// Zero means 5 minutes.
 	GCInterval time.Duration
-	// Now is the clock for receive times, due times and attempts.
-	// Nil means time.Now; tests inject their own. Badger's TTLs always
-	// follow the real clock.
+	// SweepInterval is how often settled events whose retention has
+	// passed are deleted. Zero means 1 minute.
+	SweepInterval time.Duration
+	// Now is the clock for receive times, due times, attempts and the
+	// retention of settled events. Nil means time.Now; tests inject their
+	// own. Badger's TTLs (dedup markers, unrouted events) always follow the
+	// real clock.
 	Now func() time.Time
 
 	// MemTableSize is Badger's memtable size in bytes. Zero means 16 MiB.
@@ -59,6 +63,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.GCInterval <= 0 {
 		o.GCInterval = 5 * time.Minute
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = time.Minute
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -175,9 +182,10 @@ func Open(dir string, opts Options) (*Inbox, error) {
 	if err := in.load(); err != nil {
 		return nil, errors.Join(fmt.Errorf("opening inbox %s: %w", dir, err), db.Close())
 	}
-	in.workers.Add(2)
+	in.workers.Add(3)
 	go in.commitLoop()
 	go in.gcLoop()
+	go in.sweepLoop(opts.SweepInterval)
 	return in, nil
 }
 

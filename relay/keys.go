@@ -20,6 +20,7 @@ import (
 //	q/<len target><target><due><seq>    delivery queue, empty value; one entry per pending (seq, target)
 //	s/<status><len target><target><seq> per-target status index (dead letters live under s/x)
 //	g/<status><seq>                     per-event status index: the event has a target in that status
+//	r/<until><seq>                      retention index: the settled event may be deleted from until on
 //	m/seq                               highest seq ever assigned, so a clock step back never reuses keys
 //
 // seq is the receive time in Unix nanoseconds, bumped to stay strictly
@@ -34,6 +35,7 @@ const (
 	nsStatus  = 's'
 	nsGlobal  = 'g'
 	nsMeta    = 'm'
+	nsRetain  = 'r'
 	seqLength = 8
 )
 
@@ -119,6 +121,18 @@ func globalPrefix(code byte) []byte {
 
 func globalKey(code byte, seq uint64) []byte {
 	return appendU64(globalPrefix(code), seq)
+}
+
+func retainKey(until time.Time, seq uint64) []byte {
+	return appendU64(appendU64(appendNS(make([]byte, 0, 2+2*seqLength), nsRetain), timeToU64(until)), seq)
+}
+
+// parseRetainKey splits a retention index key into its time and seq.
+func parseRetainKey(key []byte) (until time.Time, seq uint64, err error) {
+	if len(key) != 2+2*seqLength {
+		return time.Time{}, 0, errBadKey
+	}
+	return u64ToTime(binary.BigEndian.Uint64(key[2:])), seqSuffix(key), nil
 }
 
 // seqSuffix reads the seq stored in the last eight bytes of an index key.

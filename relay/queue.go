@@ -11,8 +11,8 @@ import (
 )
 
 // Ack records a successful attempt: the delivery is delivered and leaves
-// the queue. When every target of the event is settled, all the event's
-// keys get the retention TTL.
+// the queue. When every target of the event is settled, the event is
+// filed for deletion once the retention has passed.
 func (in *Inbox) Ack(d Delivery, a Attempt) error {
 	return in.settle("acking", d, a, func(st *stateRecord) {
 		st.code, st.due = codeDelivered, time.Time{}
@@ -113,7 +113,7 @@ func (in *Inbox) applySettle(txn *badger.Txn, op *settleOp) error {
 
 // Requeue replays the newest event with this ID to target, or to all its
 // targets when target is empty: each is due now and pending, settled ones
-// get a fresh retry budget, and the event loses its retention TTL.
+// get a fresh retry budget, and the event is no longer due for deletion.
 // ErrNotFound means no such event or no such target of the event.
 func (in *Inbox) Requeue(id string, target string) error {
 	if err := in.enter(); err != nil {
@@ -231,37 +231,28 @@ func (in *Inbox) afterRequeue(rq *requeued, now time.Time) {
 }
 
 // saveStates writes the changed target states and keeps the status
-// indexes in step. When the event becomes settled (or stops being
-// settled) every key of the event is written again, with or without the
-// retention TTL, because Badger keeps a TTL per key.
+// indexes in step. When the event becomes settled (every target delivered
+// or dead) it is filed in the retention index, so the sweeper deletes it
+// once the retention has passed; nothing else is rewritten. An event that
+// stops being settled (a replay) keeps its stale retention entry, which the
+// sweeper recognises and drops.
 func (in *Inbox) saveStates(txn *badger.Txn, seq uint64, before []byte, states []*stateRecord) error {
 	after := codes(states)
-	settled := allSettled(after)
-	var until uint64
-	if settled {
-		until = expiresAt(in.policy.Load().Retention)
-	}
-	rewrite := settled || allSettled(before)
-
-	set := func(key, val []byte) error {
-		return txn.SetEntry(&badger.Entry{Key: key, Value: val, ExpiresAt: until})
-	}
 	for i, st := range states {
-		if !rewrite && !st.changed {
+		if !st.changed {
 			continue
 		}
-		if err := set(stateKey(seq, st.target), st.encode()); err != nil {
+		if err := txn.Set(stateKey(seq, st.target), st.encode()); err != nil {
 			return err
 		}
-		if before[i] != st.code {
-			if err := txn.Delete(statusKey(before[i], st.target, seq)); err != nil {
-				return err
-			}
+		if before[i] == st.code {
+			continue
 		}
-		if rewrite || before[i] != st.code {
-			if err := set(statusKey(st.code, st.target, seq), nil); err != nil {
-				return err
-			}
+		if err := txn.Delete(statusKey(before[i], st.target, seq)); err != nil {
+			return err
+		}
+		if err := txn.Set(statusKey(st.code, st.target, seq), nil); err != nil {
+			return err
 		}
 	}
 	for _, c := range []byte{codePending, codeDelivered, codeDead} {
@@ -270,32 +261,30 @@ func (in *Inbox) saveStates(txn *badger.Txn, seq uint64, before []byte, states [
 		switch {
 		case had && !has:
 			err = txn.Delete(globalKey(c, seq))
-		case has && (rewrite || !had):
-			err = set(globalKey(c, seq), nil)
+		case has && !had:
+			err = txn.Set(globalKey(c, seq), nil)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	if !rewrite {
-		return nil
+	if allSettled(after) && !allSettled(before) {
+		until := lastUpdate(states).Add(in.policy.Load().Retention)
+		return txn.Set(retainKey(until, seq), nil)
 	}
-	item, err := txn.Get(eventKey(seq))
-	if err != nil {
-		return err
+	return nil
+}
+
+// lastUpdate is when the last of the states changed: for a settled event,
+// when it became settled.
+func lastUpdate(states []*stateRecord) time.Time {
+	var last time.Time
+	for _, st := range states {
+		if st.updated.After(last) {
+			last = st.updated
+		}
 	}
-	record, err := item.ValueCopy(nil)
-	if err != nil {
-		return err
-	}
-	ev, err := decodeEvent(record, false)
-	if err != nil {
-		return err
-	}
-	if err := set(eventKey(seq), record); err != nil {
-		return err
-	}
-	return set(idKey(ev.ID, seq), nil)
+	return last
 }
 
 // loadStates reads every target state of an event, in target-name order.

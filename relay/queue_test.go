@@ -86,13 +86,13 @@ func TestSettle(t *testing.T) {
 		targets []string
 		settle  func(in *Inbox, d Delivery) error
 		status  Status
-		ttl     bool // all targets settled, so retention applies
+		settled bool // all targets settled, so retention applies
 	}{
-		{name: "ack, single target", targets: []string{"app"}, status: StatusDelivered, ttl: true,
+		{name: "ack, single target", targets: []string{"app"}, status: StatusDelivered, settled: true,
 			settle: func(in *Inbox, d Delivery) error { return in.Ack(d, Attempt{Status: 200}) }},
-		{name: "dead, single target", targets: []string{"app"}, status: StatusDead, ttl: true,
+		{name: "dead, single target", targets: []string{"app"}, status: StatusDead, settled: true,
 			settle: func(in *Inbox, d Delivery) error { return in.Dead(d, Attempt{Status: 410}, "permanent status 410") }},
-		{name: "ack, other target still pending", targets: []string{"app", "pager"}, status: StatusDelivered, ttl: false,
+		{name: "ack, other target still pending", targets: []string{"app", "pager"}, status: StatusDelivered, settled: false,
 			settle: func(in *Inbox, d Delivery) error { return in.Ack(d, Attempt{Status: 204}) }},
 	}
 	for _, tc := range tests {
@@ -112,16 +112,16 @@ func TestSettle(t *testing.T) {
 			if ds := mustLease(t, in, "app", clock.Now().Add(time.Hour), 10); len(ds) != 0 {
 				t.Errorf("settled delivery still leasable")
 			}
-			exp := expiry(t, in, eventKey(rec.Seq))
-			if tc.ttl {
-				lo, hi := uint64(time.Now().Add(time.Hour).Unix()), uint64(time.Now().Add(time.Hour+5*time.Second).Unix())
-				for _, key := range [][]byte{eventKey(rec.Seq), idKey("ev", rec.Seq), stateKey(rec.Seq, "app"), statusKey(mustCode(tc.status), "app", rec.Seq)} {
-					if e := expiry(t, in, key); e < lo || e > hi {
-						t.Errorf("key %q expires at %d, want within [%d, %d]", key, e, lo, hi)
-					}
+			until := retainedUntil(t, in, rec.Seq)
+			if want := clock.Now().Add(time.Hour); tc.settled && !until.Equal(want) {
+				t.Errorf("retained until %v, want %v (settled + 1h retention)", until, want)
+			} else if !tc.settled && !until.IsZero() {
+				t.Errorf("event retained until %v while a target is pending", until)
+			}
+			for _, key := range [][]byte{eventKey(rec.Seq), idKey("ev", rec.Seq), stateKey(rec.Seq, "app"), statusKey(mustCode(tc.status), "app", rec.Seq)} {
+				if e := expiry(t, in, key); e != 0 {
+					t.Errorf("key %q has a Badger TTL (%d); the sweeper deletes settled events", key, e)
 				}
-			} else if exp != 0 {
-				t.Errorf("event expires at %d while a target is pending", exp)
 			}
 			if err := tc.settle(in, d); !errors.Is(err, ErrNotPending) {
 				t.Errorf("settling twice = %v, want ErrNotPending", err)
@@ -153,8 +153,8 @@ func TestDeadLetterAndRequeue(t *testing.T) {
 	if st := deliveryOf(t, &recs[0], "app"); st.Reason != "permanent status 404" {
 		t.Errorf("reason %q", st.Reason)
 	}
-	if exp := expiry(t, in, eventKey(recs[0].Seq)); exp == 0 {
-		t.Fatal("dead event has no retention TTL")
+	if until := retainedUntil(t, in, recs[0].Seq); until.IsZero() {
+		t.Fatal("dead event not filed for retention")
 	}
 
 	t1 := clock.Advance(time.Hour)

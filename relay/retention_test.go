@@ -19,7 +19,8 @@ import (
 func TestDeliveredEventsExpire(t *testing.T) {
 	rv := newReceiver(t, status(http.StatusOK))
 	// Badger's TTLs follow the wall clock, so this test uses it too.
-	in := openTest(t, "", Options{Logger: zap.NewNop(), Policy: Policy{Retention: time.Second, DedupWindow: time.Second}})
+	in := openTest(t, "", Options{Logger: zap.NewNop(), Policy: Policy{Retention: time.Second, DedupWindow: time.Second},
+		SweepInterval: 50 * time.Millisecond})
 	d := NewDispatcher(in, DispatcherOptions{Logger: zap.NewNop()})
 	t.Cleanup(func() { _ = d.Close() })
 	d.SetTargets([]TargetConfig{target("app", rv.URL)})
@@ -58,6 +59,7 @@ func TestDiskUseLevelsOff(t *testing.T) {
 	in := openTest(t, dir, Options{
 		Logger:           zap.NewNop(),
 		Policy:           Policy{Retention: time.Second, DedupWindow: time.Second},
+		SweepInterval:    50 * time.Millisecond,
 		MemTableSize:     1 << 20,
 		ValueLogFileSize: 1 << 20,
 		// Value-log GC runs between rounds, while nothing writes:
@@ -99,10 +101,9 @@ func TestDiskUseLevelsOff(t *testing.T) {
 		sizes = append(sizes, dirSize(t, dir))
 	}
 	t.Logf("store size per round (MiB): %v; bodies written: %d MiB", mib(sizes), written>>20)
-	// Every body is written twice (accepted, then rewritten with the
-	// retention TTL when delivered), so a store that kept everything would
-	// double in size between the first and the second half. Expiry,
-	// compaction and value-log GC must keep it near its early level.
+	// A store that kept everything would double in size between the first
+	// and the second half. The sweeper, compaction and value-log GC must
+	// keep it near its early level.
 	early := slices.Max(sizes[:rounds/2])
 	if late := slices.Max(sizes[rounds*2/3:]); late > early*3/2 {
 		t.Errorf("store grew from %d MiB to %d MiB; it should level off", early>>20, late>>20)
@@ -139,4 +140,98 @@ func mib(sizes []int64) []int64 {
 		out[i] = s >> 20
 	}
 	return out
+}
+
+// TestSweep follows settled events through the retention index with a
+// fake clock: kept until their retention has passed, then deleted but for
+// the dedup marker; a replayed event is left alone, and one settled again
+// is kept for a full retention from its new settling.
+func TestSweep(t *testing.T) {
+	clock := newTestClock()
+	in := openTest(t, "", Options{Now: clock.Now, Policy: Policy{Retention: time.Hour}, SweepInterval: time.Hour})
+	settle := func(id string) {
+		t.Helper()
+		for _, d := range mustLease(t, in, "app", clock.Now(), 10) {
+			if d.Event.ID != id {
+				t.Fatalf("leased %s, want %s", d.Event.ID, id)
+			}
+			if err := in.Ack(d, Attempt{Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sweep := func(want int) {
+		t.Helper()
+		if n, err := in.sweep(); err != nil || n != want {
+			t.Fatalf("sweep() = %d, %v; want %d deleted", n, err, want)
+		}
+	}
+	present := func(id string) bool {
+		t.Helper()
+		_, err := in.Get(id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+
+	for _, id := range []string{"old", "replayed", "resettled", "purged"} {
+		mustAccept(t, in, testEvent(id, "app"))
+		settle(id)
+	}
+	mustAccept(t, in, testEvent("pending", "app"))
+	if err := in.Requeue("replayed", ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Delete("purged"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(30 * time.Minute)
+	if err := in.Requeue("resettled", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range mustLease(t, in, "app", clock.Now(), 10) {
+		if d.Event.ID == "resettled" {
+			if err := in.Ack(d, Attempt{Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	clock.Advance(29 * time.Minute)
+	sweep(0)
+	if !present("old") {
+		t.Fatal("event deleted before its retention passed")
+	}
+
+	clock.Advance(2 * time.Minute) // 61 min after the first settling
+	sweep(1)
+	if present("old") {
+		t.Error("event kept after its retention")
+	}
+	for _, id := range []string{"replayed", "resettled", "pending"} {
+		if !present(id) {
+			t.Errorf("%s deleted; it was pending or settled less than the retention ago", id)
+		}
+	}
+	if rc, err := in.Accept(context.Background(), testEvent("old", "app")); err != nil || !rc.Duplicate {
+		t.Errorf("re-posting a swept event = %+v, %v; want a duplicate while its dedup marker lives", rc, err)
+	}
+	if n := countKeys(t, in, appendNS(nil, nsRetain)); n != 1 {
+		t.Errorf("%d retention entries left, want 1 (resettled's, refiled)", n)
+	}
+
+	clock.Advance(30 * time.Minute)
+	sweep(1)
+	if present("resettled") {
+		t.Error("re-settled event kept after a full retention from its second settling")
+	}
+	if !present("replayed") || !present("pending") {
+		t.Error("a pending event was deleted")
+	}
+	for _, prefix := range []string{"r/", "s/d", "g/d"} {
+		if n := countKeys(t, in, []byte(prefix)); n != 0 {
+			t.Errorf("%d keys left under %s", n, prefix)
+		}
+	}
 }
