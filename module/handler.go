@@ -85,9 +85,13 @@ type Handler struct {
 	limiter  *ingress.RateLimiter
 	idExpr   *rules.IDExpr
 	router   *rules.Router
-	maxAge   time.Duration
-	logger   *zap.Logger
-	received outcomeCounters
+	// evaluates is set when a route rule or the ID expression runs on
+	// each event; only then is the body decoded into a map and the
+	// headers gathered for CEL.
+	evaluates bool
+	maxAge    time.Duration
+	logger    *zap.Logger
+	received  outcomeCounters
 	// ruleErrLogged remembers rules whose runtime error was logged, so a
 	// rule failing on many events is logged once, not per event.
 	ruleErrLogged *sync.Map
@@ -206,6 +210,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("default: %w", err)
 	}
 	h.router.Default = h.Default
+	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0
 	return nil
 }
 
@@ -286,7 +291,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
 		return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
 	}
-	payload, err := ingress.ParsePayload(body, ingress.DefaultMaxDepth)
+	parse := ingress.ScanPayload
+	if h.evaluates {
+		parse = ingress.ParsePayload
+	}
+	payload, err := parse(body, ingress.DefaultMaxDepth)
 	if err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
 	}
@@ -294,11 +303,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return h.reject(w, http.StatusBadRequest, err.Error(), "stale", clientIP)
 	}
 
-	vars := &rules.Vars{
-		Event:    payload.Object,
-		Headers:  firstValues(r.Header),
-		SourceIP: clientIP,
-		Source:   h.Source,
+	vars := &rules.Vars{SourceIP: clientIP, Source: h.Source}
+	if h.evaluates {
+		vars.Event, vars.Headers = payload.Object, firstValues(r.Header)
 	}
 	id, err := h.eventID(r, vars, payload, body)
 	if err != nil {

@@ -19,6 +19,7 @@ const fuzzTime = "3s"
 var targets = []struct{ pkg, name string }{
 	{"./ingress", "FuzzVerify"},
 	{"./ingress", "FuzzParsePayload"},
+	{"./ingress", "FuzzScanPayload"},
 	{"./rules", "FuzzCompileRule"},
 	{"./relay", "FuzzParseRetryAfter"},
 	{"./module", "FuzzCaddyfile"},
