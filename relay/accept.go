@@ -326,7 +326,7 @@ func (in *Inbox) tryBatch(reqs []*request) error {
 }
 
 // writeEvent stages every key of one new event: dedup marker, record, ID
-// index, and per target its state, queue entry and status index entries.
+// index, and per target its state, queue entry and status index entry.
 // An unrouted event is final from the start, so it expires after the
 // retention like any settled event.
 func writeEvent(txn *badger.Txn, r *request, dedupUntil, keepUntil uint64) error {
@@ -342,8 +342,6 @@ func writeEvent(txn *badger.Txn, r *request, dedupUntil, keepUntil uint64) error
 	}
 	if len(r.targets) == 0 {
 		entries = append(entries, &badger.Entry{Key: globalKey(codeUnrouted, seq), ExpiresAt: until})
-	} else {
-		entries = append(entries, &badger.Entry{Key: globalKey(codePending, seq)})
 	}
 	due := u64ToTime(r.recv)
 	for _, t := range r.targets {

@@ -96,10 +96,8 @@ func deleteEvent(txn *badger.Txn, id string, seq uint64, dropDedup bool) ([]stri
 			return nil, err
 		}
 	}
-	// Deleting an absent key only writes a tombstone; cheaper than
-	// working out which global index entries the event has.
-	for _, c := range []byte{codePending, codeDelivered, codeDead, codeUnrouted} {
-		if err := txn.Delete(globalKey(c, seq)); err != nil {
+	if len(states) == 0 {
+		if err := txn.Delete(globalKey(codeUnrouted, seq)); err != nil {
 			return nil, err
 		}
 	}

@@ -19,7 +19,7 @@ import (
 //	t/<seq><target>                     per-target delivery state (status, attempts)
 //	q/<len target><target><due><seq>    delivery queue, empty value; one entry per pending (seq, target)
 //	s/<status><len target><target><seq> per-target status index (dead letters live under s/x)
-//	g/<status><seq>                     per-event status index: the event has a target in that status
+//	g/u<seq>                            unrouted events (they have no target to be indexed under s/)
 //	r/<until><seq>                      retention index: the settled event may be deleted from until on
 //	m/seq                               highest seq ever assigned, so a clock step back never reuses keys
 //
@@ -113,8 +113,10 @@ func statusKey(code byte, target string, seq uint64) []byte {
 	return appendU64(statusPrefix(code, target), seq)
 }
 
-// globalPrefix returns the per-event status index prefix; the key is this
-// prefix followed by the seq.
+// globalPrefix returns the index prefix of events in a status that no
+// target state records (unrouted); the key is this prefix followed by the
+// seq. Events with targets are listed by status through their targets'
+// s/ entries instead, which saves three writes per event.
 func globalPrefix(code byte) []byte {
 	return append(appendNS(make([]byte, 0, 3+seqLength), nsGlobal), code)
 }

@@ -106,9 +106,10 @@ func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
 	if filter.Target != "" {
 		targets = append(slices.Clip(targets), filter.Target)
 	}
-	prefixes, err := listPrefixes(filter.Status, targets)
-	if err != nil {
-		return nil, "", fmt.Errorf("listing events: %w", err)
+	if filter.Status != "" {
+		if _, ok := codeOf(filter.Status); !ok {
+			return nil, "", fmt.Errorf("listing events: unknown status %q", filter.Status)
+		}
 	}
 	if err := in.enter(); err != nil {
 		return nil, "", err
@@ -119,8 +120,8 @@ func (in *Inbox) List(filter ListFilter) ([]EventRecord, string, error) {
 		out  []EventRecord
 		next string
 	)
-	err = in.db.View(func(txn *badger.Txn) error {
-		seqs := newestSeqs(txn, prefixes, before, floor, limit+1)
+	err := in.db.View(func(txn *badger.Txn) error {
+		seqs := newestSeqs(txn, listPrefixes(txn, filter.Status, targets), before, floor, limit+1)
 		if len(seqs) > limit {
 			seqs = seqs[:limit]
 			next = Cursor(seqs[limit-1])
@@ -151,24 +152,22 @@ func Cursor(seq uint64) string {
 	return base64.RawURLEncoding.EncodeToString(appendU64(nil, seq))
 }
 
-// listPrefixes picks the index prefixes that answer a filter; every key
-// under them is the prefix followed by a seq.
-func listPrefixes(status Status, targets []string) ([][]byte, error) {
-	var code byte
-	if status != "" {
-		var ok bool
-		if code, ok = codeOf(status); !ok {
-			return nil, fmt.Errorf("unknown status %q", status)
-		}
-	}
+// listPrefixes picks the index prefixes that answer a filter, whose status
+// List has checked; every key under them is the prefix followed by a seq.
+// A status without targets is answered by every target's index for that
+// status, merged.
+func listPrefixes(txn *badger.Txn, status Status, targets []string) [][]byte {
+	code, _ := codeOf(status)
 	switch {
 	case len(targets) == 0 && status == "":
-		return [][]byte{appendNS(nil, nsEvent)}, nil
-	case len(targets) == 0:
-		return [][]byte{globalPrefix(code)}, nil
+		return [][]byte{appendNS(nil, nsEvent)}
+	case code == codeUnrouted && len(targets) == 0:
+		return [][]byte{globalPrefix(code)}
 	case code == codeUnrouted:
 		// An unrouted event has no targets, so no target can match.
-		return nil, nil
+		return nil
+	case len(targets) == 0:
+		targets = statusTargets(txn, code)
 	}
 	var prefixes [][]byte
 	for i, t := range targets {
@@ -184,7 +183,26 @@ func listPrefixes(status Status, targets []string) ([][]byte, error) {
 			statusPrefix(codeDelivered, t),
 			statusPrefix(codeDead, t))
 	}
-	return prefixes, nil
+	return prefixes
+}
+
+// statusTargets returns the targets that have entries in the status index
+// for code, reading one key per target.
+func statusTargets(txn *badger.Txn, code byte) []string {
+	prefix := append(appendNS(nil, nsStatus), code)
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	var targets []string
+	for it.Rewind(); it.Valid(); {
+		target, _, err := parseStatusKey(it.Item().Key())
+		if err != nil {
+			it.Next()
+			continue
+		}
+		targets = append(targets, target)
+		it.Seek(prefixEnd(statusPrefix(code, target)))
+	}
+	return targets
 }
 
 // newestSeqs merges reverse scans of the prefixes and returns up to n

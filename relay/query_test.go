@@ -271,3 +271,28 @@ func TestListTargetsAndTimeRange(t *testing.T) {
 		}
 	})
 }
+
+// TestListStatusAcrossTargets lists a status without a target, which merges
+// every target's index: targets whose names prefix each other, and several
+// events per target, must all be found once.
+func TestListStatusAcrossTargets(t *testing.T) {
+	clock := newTestClock()
+	in := openTest(t, "", Options{Now: clock.Now})
+	var want []string
+	for i, targets := range [][]string{{"app"}, {"app2"}, {"b"}, {"app"}, {"app", "app2"}, {"app2"}} {
+		id := fmt.Sprintf("e%d", i)
+		mustAccept(t, in, testEvent(id, targets...))
+		want = append([]string{id}, want...)
+		clock.Advance(time.Millisecond)
+	}
+	recs, _, err := in.List(ListFilter{Status: StatusPending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(recs); !slices.Equal(got, want) {
+		t.Fatalf("List(pending) = %v, want %v", got, want)
+	}
+	if n := countKeys(t, in, []byte("g/")); n != 0 {
+		t.Errorf("%d g/ keys written for routed events; their status is indexed under s/ only", n)
+	}
+}

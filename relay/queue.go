@@ -255,19 +255,6 @@ func (in *Inbox) saveStates(txn *badger.Txn, seq uint64, before []byte, states [
 			return err
 		}
 	}
-	for _, c := range []byte{codePending, codeDelivered, codeDead} {
-		had, has := containsCode(before, c), containsCode(after, c)
-		var err error
-		switch {
-		case had && !has:
-			err = txn.Delete(globalKey(c, seq))
-		case has && !had:
-			err = txn.Set(globalKey(c, seq), nil)
-		}
-		if err != nil {
-			return err
-		}
-	}
 	if allSettled(after) && !allSettled(before) {
 		until := lastUpdate(states).Add(in.policy.Load().Retention)
 		return txn.Set(retainKey(until, seq), nil)
