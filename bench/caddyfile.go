@@ -23,6 +23,9 @@ type siteConfig struct {
 	downPort int    // a port on 127.0.0.1 nothing listens on: the ingest scenario's app
 	storage  string // inbox storage_dir (inbox only)
 	bodySize int    // largest body the generator sends
+	// concurrency is the inbox target's concurrency; zero leaves the
+	// module's default (8).
+	concurrency int
 }
 
 // renderCaddyfile returns the Caddyfile of scenario: reverse_proxy straight
@@ -48,7 +51,11 @@ func renderCaddyfile(scenario string, c siteConfig) (string, error) {
 			appPort = c.downPort
 		}
 		fmt.Fprintf(&b, "{\n\tadmin %s\n\twebhook_inbox {\n\t\tstorage_dir %s\n", c.admin, quoteToken(c.storage))
-		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n\t\t}\n\t}\n}\n\n", appPort)
+		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n", appPort)
+		if c.concurrency > 0 {
+			fmt.Fprintf(&b, "\t\t\tconcurrency %d\n", c.concurrency)
+		}
+		b.WriteString("\t\t}\n\t}\n}\n\n")
 		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\twebhook_inbox unicraft {\n\t\tsecret {env.%s}\n", c.port, secretEnv)
 		if c.bodySize > defaultMaxBody {
 			fmt.Fprintf(&b, "\t\tmax_body %d\n", c.bodySize)

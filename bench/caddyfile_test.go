@@ -95,6 +95,30 @@ http://:8081 {
 }
 `,
 		},
+		{
+			name:     "inbox with a target concurrency",
+			scenario: scenarioInbox,
+			change:   func(c *siteConfig) { c.concurrency = 64 },
+			want: `{
+	admin 127.0.0.1:2999
+	webhook_inbox {
+		storage_dir /tmp/b/data
+		target app {
+			url http://127.0.0.1:9091/hook
+			concurrency 64
+		}
+	}
+}
+
+http://:8081 {
+	bind 127.0.0.1
+	webhook_inbox unicraft {
+		secret {env.BENCH_UNICRAFT_SECRET}
+		default app
+	}
+}
+`,
+		},
 		{name: "ingest without a down port", scenario: scenarioIngest, change: func(c *siteConfig) { c.downPort = 0 }, wantErr: "down"},
 		{name: "inbox without storage", scenario: scenarioInbox, change: func(c *siteConfig) { c.storage = "" }, wantErr: "storage dir"},
 		{name: "direct runs no caddy", scenario: scenarioDirect, wantErr: "no caddy"},

@@ -33,6 +33,9 @@ type options struct {
 	keep      bool
 	profile   string
 	caddyProf string
+	// concurrency is the inbox target's concurrency: -1 (the default)
+	// means as many as the run's connections, 0 the module's default.
+	concurrency int
 }
 
 // parseOptions reads the command's flags from args (without the program
@@ -58,6 +61,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "after load stops, how long to wait for the app to receive every accepted event")
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's temp dir (Caddyfile, caddy.log, storage) and print where it is")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of this process (generator and app) to this file")
+	fs.IntVar(&o.concurrency, "concurrency", -1, "the inbox target's concurrency (attempts in flight to the app); -1 means as many as -conns, like the requests reverse_proxy has in flight, and 0 the module's default of 8")
 	fs.StringVar(&o.caddyProf, "caddyprofile", "", "write a CPU profile of caddy over each measured window into this folder, one file per run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -90,6 +94,8 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 		return nil, errors.New("-rounds must be at least 1")
 	case o.duration <= 0:
 		return nil, errors.New("-duration must be positive")
+	case o.concurrency < -1:
+		return nil, errors.New("-concurrency must be -1 (as -conns), 0 (default) or positive")
 	case o.warmup < 0 || o.drain < 0:
 		return nil, errors.New("-warmup and -drain may not be negative")
 	}

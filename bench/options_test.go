@@ -20,7 +20,7 @@ func TestParseOptions(t *testing.T) {
 			args: nil,
 			check: func(t *testing.T, o *options) {
 				want := &options{scenarios: []string{"proxy", "inbox", "ingest"}, rounds: 3, conns: []int{64}, sizes: []int{400},
-					warmup: 2 * time.Second, duration: 10 * time.Second, drain: 10 * time.Second}
+					warmup: 2 * time.Second, duration: 10 * time.Second, drain: 10 * time.Second, concurrency: -1}
 				if !reflect.DeepEqual(o, want) {
 					t.Fatalf("got %+v, want %+v", o, want)
 				}
@@ -47,6 +47,7 @@ func TestParseOptions(t *testing.T) {
 		{name: "size too small", args: []string{"-size", "100"}, wantErr: "below the smallest"},
 		{name: "empty size list", args: []string{"-size", ","}, wantErr: "empty list"},
 		{name: "zero rounds", args: []string{"-rounds", "0"}, wantErr: "-rounds"},
+		{name: "negative concurrency", args: []string{"-concurrency", "-2"}, wantErr: "-concurrency"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {

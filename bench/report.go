@@ -102,6 +102,14 @@ func (rp *report) write(w io.Writer) {
 	fmt.Fprintf(w, "- machine: nproc %d (%s), %s RAM, %s, %s\n", f.nproc, f.cpuModel, f.memory, f.kernel, f.goVer)
 	fmt.Fprintf(w, "- caddy: %s; repo %s\n", f.caddy, f.repo)
 	fmt.Fprintf(w, "- date: %s; load average at start %s\n", f.date, f.loadAvg)
+	conc := "as many as connections (like reverse_proxy's requests in flight)"
+	switch {
+	case o.concurrency == 0:
+		conc = "the module's default, 8"
+	case o.concurrency > 0:
+		conc = strconv.Itoa(o.concurrency)
+	}
+	fmt.Fprintf(w, "- inbox target concurrency: %s\n", conc)
 	fmt.Fprintf(w, "- load: signed seed-shaped `request.completed` events with unique IDs; body bytes %s; keep-alive connections %s, each a closed loop; %s warm-up, %s measured, up to %s drain; medians of %d round(s), scenarios alternating %s, each run in a fresh caddy with fresh storage; generator and downstream app share one process and the same CPUs as caddy\n\n",
 		joinInts(o.sizes), joinInts(o.conns), o.warmup, o.duration, o.drain, o.rounds, strings.Join(o.scenarios, ", "))
 

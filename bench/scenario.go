@@ -183,6 +183,10 @@ func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string) (
 		storage:  filepath.Join(dir, "data"),
 		bodySize: spec.size,
 	}
+	c.concurrency = r.opts.concurrency
+	if c.concurrency < 0 {
+		c.concurrency = spec.conns
+	}
 	caddyfile, err := renderCaddyfile(spec.scenario, c)
 	if err != nil {
 		return nil, err
