@@ -3,7 +3,6 @@ package ingress
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -11,34 +10,33 @@ import (
 
 // ScanPayload accepts and rejects exactly the bodies ParsePayload does, with
 // the same reasons, and fills in Type, ID and Timestamp the same way, but
-// leaves Object nil: it reads the top-level fields it needs without
-// decoding the body into a map. The handler uses it when no route rule or
-// ID expression reads the payload, which saves most of the parse's CPU
-// and all of its per-field allocations.
+// leaves Object nil: it validates the body in one pass and keeps only the
+// top-level fields it needs, without decoding the body into a map. The
+// handler uses it when no route rule or ID expression reads the payload,
+// which saves most of the parse's CPU and all of its per-field allocations.
 //
-// A body it cannot vouch for (invalid JSON, a number out of float64
-// range) is handed to ParsePayload, so rejections read the same whichever
-// function ran.
+// A body it cannot vouch for (invalid JSON, too deep, a number out of
+// float64 range) is handed to ParsePayload, so rejections read the same
+// whichever function ran.
 func ScanPayload(body []byte, maxDepth int) (*Payload, error) {
 	if maxDepth <= 0 {
 		maxDepth = DefaultMaxDepth
 	}
-	if !utf8.Valid(body) || exceedsDepth(body, maxDepth) || firstNonSpace(body) != '{' || !json.Valid(body) {
+	if !utf8.Valid(body) {
 		return ParsePayload(body, maxDepth)
 	}
-	s := scanner{buf: body}
-	fields, ok := s.topLevel()
-	if !ok {
+	s := scanner{buf: body, maxDepth: maxDepth}
+	if !s.document() {
 		return ParsePayload(body, maxDepth)
 	}
 	p := &Payload{}
-	if raw := fields[fieldEvent]; len(raw) > 0 && raw[0] == '"' {
+	if raw := s.fields[fieldEvent]; len(raw) > 0 && raw[0] == '"' {
 		p.Type = unquote(raw)
 	}
-	if raw := fields[fieldID]; len(raw) > 0 && raw[0] == '"' {
+	if raw := s.fields[fieldID]; len(raw) > 0 && raw[0] == '"' {
 		p.ID = unquote(raw)
 	}
-	if raw := fields[fieldTimestamp]; raw != nil {
+	if raw := s.fields[fieldTimestamp]; raw != nil {
 		if raw[0] != '"' {
 			return nil, &ParseError{Reason: "timestamp is not a string"}
 		}
@@ -60,80 +58,30 @@ const (
 	numFields
 )
 
-// scanner walks a body that json.Valid has accepted, so it only needs to
-// find where each token ends.
+// scanner is a one-pass JSON validator (RFC 8259, as encoding/json reads
+// it) for a body that must be one object, nested at most maxDepth deep, with
+// every number within float64 range. It records the raw values of the
+// top-level "event", "id" and "timestamp" fields, the last of each as
+// encoding/json keeps. Any failure only means "let ParsePayload decide".
 type scanner struct {
-	buf []byte
-	pos int
+	buf      []byte
+	pos      int
+	depth    int
+	maxDepth int
+	fields   [numFields][]byte
 }
 
-// errRange stops a walk at a number encoding/json would refuse.
-var errRange = errors.New("number out of range")
-
-// topLevel returns the raw values of the top-level "event", "id" and
-// "timestamp" fields (the last one of each, as encoding/json keeps), and
-// false if a number anywhere is out of float64 range.
-func (s *scanner) topLevel() ([numFields][]byte, bool) {
-	var fields [numFields][]byte
+// document reports whether buf is a valid object within the limits.
+func (s *scanner) document() bool {
 	s.space()
-	s.pos++ // '{'
-	for {
-		s.space()
-		if s.buf[s.pos] == '}' {
-			return fields, true
-		}
-		if s.buf[s.pos] == ',' {
-			s.pos++
-			s.space()
-		}
-		keyStart := s.pos
-		s.skipString()
-		key := s.buf[keyStart:s.pos]
-		s.space()
-		s.pos++ // ':'
-		s.space()
-		valStart := s.pos
-		if err := s.skipValue(); err != nil {
-			return fields, false
-		}
-		switch keyName(key) {
-		case "event":
-			fields[fieldEvent] = s.buf[valStart:s.pos]
-		case "id":
-			fields[fieldID] = s.buf[valStart:s.pos]
-		case "timestamp":
-			fields[fieldTimestamp] = s.buf[valStart:s.pos]
-		}
+	if s.pos >= len(s.buf) || s.buf[s.pos] != '{' {
+		return false
 	}
-}
-
-// keyName returns a quoted key as encoding/json reads it; keys of interest
-// are short, so an escaped key is simply unquoted.
-func keyName(quoted []byte) string {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		switch string(quoted[1 : len(quoted)-1]) {
-		case "event":
-			return "event"
-		case "id":
-			return "id"
-		case "timestamp":
-			return "timestamp"
-		}
-		return ""
+	if !s.object(true) {
+		return false
 	}
-	return unquote(quoted)
-}
-
-// unquote decodes a JSON string exactly as encoding/json does, including
-// its replacement of invalid surrogate escapes.
-func unquote(quoted []byte) string {
-	if bytes.IndexByte(quoted, '\\') < 0 {
-		// No escapes: the bytes between the quotes, already valid UTF-8.
-		return string(quoted[1 : len(quoted)-1])
-	}
-	var v string
-	_ = json.Unmarshal(quoted, &v) // quoted is a valid JSON string
-	return v
+	s.space()
+	return s.pos == len(s.buf)
 }
 
 func (s *scanner) space() {
@@ -147,82 +95,253 @@ func (s *scanner) space() {
 	}
 }
 
-// skipString moves past the string starting at pos.
-func (s *scanner) skipString() {
-	s.pos++ // opening quote
-	for {
-		i := bytes.IndexAny(s.buf[s.pos:], `"\`)
-		s.pos += i
-		if s.buf[s.pos] == '"' {
-			s.pos++
-			return
-		}
-		s.pos += 2 // a backslash and the byte it escapes
+// value reads any JSON value at pos.
+func (s *scanner) value() bool {
+	if s.pos >= len(s.buf) {
+		return false
 	}
-}
-
-// skipValue moves past the value starting at pos, checking every number
-// in it.
-func (s *scanner) skipValue() error {
 	switch c := s.buf[s.pos]; {
 	case c == '"':
-		s.skipString()
-	case c == '{' || c == '[':
-		return s.skipContainer()
+		return s.str()
+	case c == '{':
+		return s.object(false)
+	case c == '[':
+		return s.array()
 	case c == '-' || c >= '0' && c <= '9':
-		return s.skipNumber()
-	default: // true, false, null
-		for s.pos < len(s.buf) && s.buf[s.pos] >= 'a' && s.buf[s.pos] <= 'z' {
-			s.pos++
-		}
+		return s.number()
+	case c == 't':
+		return s.literal("true")
+	case c == 'f':
+		return s.literal("false")
+	case c == 'n':
+		return s.literal("null")
 	}
-	return nil
+	return false
 }
 
-// skipContainer moves past the object or array starting at pos.
-func (s *scanner) skipContainer() error {
-	depth := 0
-	for s.pos < len(s.buf) {
-		switch c := s.buf[s.pos]; {
-		case c == '"':
-			s.skipString()
-			continue
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth == 0 {
-				s.pos++
-				return nil
-			}
-		case c == '-' || c >= '0' && c <= '9':
-			if err := s.skipNumber(); err != nil {
-				return err
-			}
-			continue
+func (s *scanner) literal(word string) bool {
+	if !bytes.HasPrefix(s.buf[s.pos:], []byte(word)) {
+		return false
+	}
+	s.pos += len(word)
+	return true
+}
+
+func (s *scanner) enter() bool {
+	s.depth++
+	s.pos++ // '{' or '['
+	return s.depth <= s.maxDepth
+}
+
+// object reads an object; top records the fields a Payload needs.
+func (s *scanner) object(top bool) bool {
+	if !s.enter() {
+		return false
+	}
+	s.space()
+	if s.pos < len(s.buf) && s.buf[s.pos] == '}' {
+		s.pos++
+		s.depth--
+		return true
+	}
+	for {
+		s.space()
+		keyStart := s.pos
+		if s.pos >= len(s.buf) || s.buf[s.pos] != '"' || !s.str() {
+			return false
+		}
+		key := s.buf[keyStart:s.pos]
+		s.space()
+		if s.pos >= len(s.buf) || s.buf[s.pos] != ':' {
+			return false
 		}
 		s.pos++
+		s.space()
+		valStart := s.pos
+		if !s.value() {
+			return false
+		}
+		if top {
+			if f := fieldOf(key); f >= 0 {
+				s.fields[f] = s.buf[valStart:s.pos]
+			}
+		}
+		s.space()
+		if s.pos >= len(s.buf) {
+			return false
+		}
+		switch s.buf[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			s.depth--
+			return true
+		default:
+			return false
+		}
 	}
-	return nil
 }
 
-// skipNumber moves past the number starting at pos and fails if it does
-// not fit a float64, as decoding it into any would.
-func (s *scanner) skipNumber() error {
-	start := s.pos
-	for s.pos < len(s.buf) {
-		switch c := s.buf[s.pos]; {
-		case c >= '0' && c <= '9', c == '-', c == '+', c == '.', c == 'e', c == 'E':
+func (s *scanner) array() bool {
+	if !s.enter() {
+		return false
+	}
+	s.space()
+	if s.pos < len(s.buf) && s.buf[s.pos] == ']' {
+		s.pos++
+		s.depth--
+		return true
+	}
+	for {
+		s.space()
+		if !s.value() {
+			return false
+		}
+		s.space()
+		if s.pos >= len(s.buf) {
+			return false
+		}
+		switch s.buf[s.pos] {
+		case ',':
 			s.pos++
-			continue
-		}
-		break
-	}
-	num := s.buf[start:s.pos]
-	if bytes.ContainsAny(num, "eE") || len(num) > 300 {
-		if _, err := strconv.ParseFloat(string(num), 64); err != nil {
-			return errRange
+		case ']':
+			s.pos++
+			s.depth--
+			return true
+		default:
+			return false
 		}
 	}
-	return nil
+}
+
+// plainByte marks the bytes a string holds as they are: not the closing
+// quote, not a backslash, not a control character.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+// str reads a string; the body is already known to be valid UTF-8.
+func (s *scanner) str() bool {
+	s.pos++ // opening quote
+	for {
+		for s.pos < len(s.buf) && plainByte[s.buf[s.pos]] {
+			s.pos++
+		}
+		if s.pos >= len(s.buf) {
+			return false
+		}
+		switch s.buf[s.pos] {
+		case '"':
+			s.pos++
+			return true
+		case '\\':
+			if s.pos+1 >= len(s.buf) {
+				return false
+			}
+			switch s.buf[s.pos+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos += 2
+			case 'u':
+				if s.pos+6 > len(s.buf) {
+					return false
+				}
+				for _, h := range s.buf[s.pos+2 : s.pos+6] {
+					if !isHex(h) {
+						return false
+					}
+				}
+				s.pos += 6
+			default:
+				return false
+			}
+		default: // a control character
+			return false
+		}
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// number reads a number and checks that it fits a float64, as decoding it
+// into any would.
+func (s *scanner) number() bool {
+	start := s.pos
+	if s.buf[s.pos] == '-' {
+		s.pos++
+	}
+	switch {
+	case s.pos < len(s.buf) && s.buf[s.pos] == '0':
+		s.pos++
+	case s.digits() == 0:
+		return false
+	}
+	exp := false
+	if s.pos < len(s.buf) && s.buf[s.pos] == '.' {
+		s.pos++
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	if s.pos < len(s.buf) && (s.buf[s.pos] == 'e' || s.buf[s.pos] == 'E') {
+		exp = true
+		s.pos++
+		if s.pos < len(s.buf) && (s.buf[s.pos] == '+' || s.buf[s.pos] == '-') {
+			s.pos++
+		}
+		if s.digits() == 0 {
+			return false
+		}
+	}
+	// Without an exponent only a number of more than 308 digits can
+	// overflow.
+	if exp || s.pos-start > 300 {
+		if _, err := strconv.ParseFloat(string(s.buf[start:s.pos]), 64); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) digits() int {
+	start := s.pos
+	for s.pos < len(s.buf) && s.buf[s.pos] >= '0' && s.buf[s.pos] <= '9' {
+		s.pos++
+	}
+	return s.pos - start
+}
+
+// fieldOf returns which Payload field a quoted top-level key names, or -1.
+func fieldOf(quoted []byte) int {
+	name := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(name, '\\') >= 0 {
+		// An escaped key is read as encoding/json reads it.
+		name = []byte(unquote(quoted))
+	}
+	switch string(name) {
+	case "event":
+		return fieldEvent
+	case "id":
+		return fieldID
+	case "timestamp":
+		return fieldTimestamp
+	}
+	return -1
+}
+
+// unquote decodes a JSON string exactly as encoding/json does, including
+// its replacement of invalid surrogate escapes.
+func unquote(quoted []byte) string {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		// No escapes: the bytes between the quotes, already valid UTF-8.
+		return string(quoted[1 : len(quoted)-1])
+	}
+	var v string
+	_ = json.Unmarshal(quoted, &v) // quoted is a valid JSON string
+	return v
 }

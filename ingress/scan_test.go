@@ -34,6 +34,15 @@ var scanCases = []string{
 	``,
 	"{\"e\":\"\xff\"}",
 	`{"a":"unterminated}`,
+	// Grammar corners the one-pass scanner must refuse like encoding/json.
+	`{"a":-}`, `{"a":1.}`, `{"a":.5}`, `{"a":1e}`, `{"a":1e+}`, `{"a":-01}`, `{"a":+1}`,
+	`{"a":"\x"}`, `{"a":"\u12"}`, `{"a":"\u12g4"}`, "{\"a\":\"tab\there\"}",
+	`{"a":tru}`, `{"a":nul}`, `{"a":falsey}`, `{"a" 1}`, `{"a":1 "b":2}`, `{"a":[1,]}`,
+	`{"a":[,1]}`, `{,"a":1}`, `{"a":1}}`, `{"a":1,"b"}`, `{1:2}`, `{"a":[1 2]}`,
+	`{"a":{"b":{}}, "c":[[],{}], "d":"\u00e9\n\"\\\/"}`,
+	strings.Repeat(`{"a":`, 8) + `1` + strings.Repeat(`}`, 8),
+	strings.Repeat(`{"a":`, 9) + `1` + strings.Repeat(`}`, 9),
+	`{"a":[[[[[[[1]]]]]]]}`, `{"a":[[[[[[[[1]]]]]]]]}`,
 }
 
 func TestScanPayloadAgreesWithParsePayload(t *testing.T) {
