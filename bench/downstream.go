@@ -18,10 +18,12 @@ const eventIDHeader = "X-Unicraft-Event-Id"
 const idShards = 16
 
 // app is the trivial downstream that both setups deliver to: it answers
-// 200 to every POST and counts requests and distinct event IDs.
+// 200 to every POST, after latency if set, and counts requests and
+// distinct event IDs.
 type app struct {
 	srv      *http.Server
 	port     int
+	latency  time.Duration // time each request takes, like an app's own work
 	requests atomic.Int64 // POSTs received
 	unique   atomic.Int64 // distinct X-UniCraft-Event-Id values
 	noID     atomic.Int64 // POSTs without the header
@@ -38,13 +40,14 @@ type appCounts struct {
 	lastNew                time.Time
 }
 
-// startApp listens on a free 127.0.0.1 port and serves until stop.
-func startApp() (*app, error) {
+// startApp listens on a free 127.0.0.1 port and serves until stop; each
+// POST takes at least latency.
+func startApp(latency time.Duration) (*app, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	a := &app{port: ln.Addr().(*net.TCPAddr).Port}
+	a := &app{port: ln.Addr().(*net.TCPAddr).Port, latency: latency}
 	for i := range a.shards {
 		a.shards[i].seen = make(map[string]struct{})
 	}
@@ -65,6 +68,9 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, _ = io.Copy(io.Discard, r.Body)
+	if a.latency > 0 {
+		time.Sleep(a.latency)
+	}
 	a.requests.Add(1)
 	if id := r.Header.Get(eventIDHeader); id != "" {
 		a.see(id)

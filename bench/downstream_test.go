@@ -9,7 +9,7 @@ import (
 )
 
 func TestApp(t *testing.T) {
-	a, err := startApp()
+	a, err := startApp(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,5 +54,23 @@ func TestApp(t *testing.T) {
 	}
 	if got := a.waitUnique(2, time.Second); got.unique != 2 || got.lastNew.IsZero() {
 		t.Fatalf("waitUnique = %+v, want 2 distinct IDs and the time of the last", got)
+	}
+}
+
+func TestAppLatency(t *testing.T) {
+	const latency = 50 * time.Millisecond
+	a, err := startApp(latency)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.stop()
+	start := time.Now()
+	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(a.port)+"/hook", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if took := time.Since(start); took < latency {
+		t.Fatalf("the answer came after %s, before the app's latency of %s", took, latency)
 	}
 }

@@ -59,7 +59,7 @@ func TestCheckLoopback(t *testing.T) {
 // TestRunLoadAgainstApp drives the generator straight at the app (the
 // direct scenario) and checks the bookkeeping, not the speed.
 func TestRunLoadAgainstApp(t *testing.T) {
-	a, err := startApp()
+	a, err := startApp(0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,6 +36,8 @@ type options struct {
 	// concurrency is the inbox target's concurrency: -1 (the default)
 	// means as many as the run's connections, 0 the module's default.
 	concurrency int
+	// appLatency is how long the app takes over each request.
+	appLatency time.Duration
 }
 
 // parseOptions reads the command's flags from args (without the program
@@ -62,6 +64,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep each run's temp dir (Caddyfile, caddy.log, storage) and print where it is")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of this process (generator and app) to this file")
 	fs.IntVar(&o.concurrency, "concurrency", -1, "the inbox target's concurrency (attempts in flight to the app); -1 means as many as -conns, like the requests reverse_proxy has in flight, and 0 the module's default of 8")
+	fs.DurationVar(&o.appLatency, "app-latency", 0, "how long the app takes over each request, like a real app's own work (default: answers at once)")
 	fs.StringVar(&o.caddyProf, "caddyprofile", "", "write a CPU profile of caddy over each measured window into this folder, one file per run")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -96,6 +99,8 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 		return nil, errors.New("-duration must be positive")
 	case o.concurrency < -1:
 		return nil, errors.New("-concurrency must be -1 (as -conns), 0 (default) or positive")
+	case o.appLatency < 0:
+		return nil, errors.New("-app-latency may not be negative")
 	case o.warmup < 0 || o.drain < 0:
 		return nil, errors.New("-warmup and -drain may not be negative")
 	}

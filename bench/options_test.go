@@ -48,6 +48,7 @@ func TestParseOptions(t *testing.T) {
 		{name: "empty size list", args: []string{"-size", ","}, wantErr: "empty list"},
 		{name: "zero rounds", args: []string{"-rounds", "0"}, wantErr: "-rounds"},
 		{name: "negative concurrency", args: []string{"-concurrency", "-2"}, wantErr: "-concurrency"},
+		{name: "negative app latency", args: []string{"-app-latency", "-1ms"}, wantErr: "-app-latency"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {

@@ -110,6 +110,9 @@ func (rp *report) write(w io.Writer) {
 		conc = strconv.Itoa(o.concurrency)
 	}
 	fmt.Fprintf(w, "- inbox target concurrency: %s\n", conc)
+	if o.appLatency > 0 {
+		fmt.Fprintf(w, "- app: takes %s over each request\n", o.appLatency)
+	}
 	fmt.Fprintf(w, "- load: signed seed-shaped `request.completed` events with unique IDs; body bytes %s; keep-alive connections %s, each a closed loop; %s warm-up, %s measured, up to %s drain; medians of %d round(s), scenarios alternating %s, each run in a fresh caddy with fresh storage; generator and downstream app share one process and the same CPUs as caddy\n\n",
 		joinInts(o.sizes), joinInts(o.conns), o.warmup, o.duration, o.drain, o.rounds, strings.Join(o.scenarios, ", "))
 

@@ -57,7 +57,7 @@ type rig struct {
 // fresh caddy with fresh storage in front of it; loads it; waits for the
 // app to drain; and tears everything down.
 func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error) {
-	a, err := startApp()
+	a, err := startApp(r.opts.appLatency)
 	if err != nil {
 		return nil, fmt.Errorf("starting the app: %w", err)
 	}
