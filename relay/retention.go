@@ -41,42 +41,13 @@ func (in *Inbox) sweepLoop(interval time.Duration) {
 // how many it deleted. An entry can be stale: the event was replayed (it
 // has a pending target again and is filed anew when it settles), settled
 // again later, or deleted; stale entries are dropped or moved, never acted
-// on.
+// on. Each batch holds the inbox open on its own, so Close waits for one
+// batch at most however much has expired.
 func (in *Inbox) sweep() (int, error) {
-	if err := in.enter(); err != nil {
-		return 0, err
-	}
-	defer in.life.RUnlock()
 	defer in.recoverPanic("retention sweep")
-
 	total, batch := 0, sweepBatch
 	for {
-		select {
-		case <-in.quit:
-			return total, nil
-		default:
-		}
-		now := in.now()
-		retention := in.policy.Load().Retention
-		var deleted, seen int
-		err := in.update(func(txn *badger.Txn) error {
-			deleted = 0
-			keys, err := dueRetainKeys(txn, now, batch)
-			if err != nil {
-				return err
-			}
-			seen = len(keys)
-			for _, key := range keys {
-				done, err := sweepOne(txn, key, now, retention)
-				if err != nil {
-					return err
-				}
-				if done {
-					deleted++
-				}
-			}
-			return nil
-		})
+		deleted, seen, err := in.sweepBatch(batch)
 		if errors.Is(err, badger.ErrTxnTooBig) && batch > 1 {
 			batch /= 2
 			continue
@@ -89,6 +60,36 @@ func (in *Inbox) sweep() (int, error) {
 			return total, nil
 		}
 	}
+}
+
+// sweepBatch handles up to n due retention entries in one transaction and
+// returns how many events it deleted and how many entries it handled.
+func (in *Inbox) sweepBatch(n int) (deleted, seen int, err error) {
+	if err := in.enter(); err != nil {
+		return 0, 0, err
+	}
+	defer in.life.RUnlock()
+	now := in.now()
+	retention := in.policy.Load().Retention
+	err = in.update(func(txn *badger.Txn) error {
+		deleted = 0
+		keys, err := dueRetainKeys(txn, now, n)
+		if err != nil {
+			return err
+		}
+		seen = len(keys)
+		for _, key := range keys {
+			done, err := sweepOne(txn, key, now, retention)
+			if err != nil {
+				return err
+			}
+			if done {
+				deleted++
+			}
+		}
+		return nil
+	})
+	return deleted, seen, err
 }
 
 // dueRetainKeys returns up to n retention index keys due at now, oldest
