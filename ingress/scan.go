@@ -138,10 +138,7 @@ func (s *scanner) object(top bool) bool {
 	if !s.enter() {
 		return false
 	}
-	s.space()
-	if s.pos < len(s.buf) && s.buf[s.pos] == '}' {
-		s.pos++
-		s.depth--
+	if s.closes('}') {
 		return true
 	}
 	for {
@@ -166,19 +163,8 @@ func (s *scanner) object(top bool) bool {
 				s.fields[f] = s.buf[valStart:s.pos]
 			}
 		}
-		s.space()
-		if s.pos >= len(s.buf) {
-			return false
-		}
-		switch s.buf[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return true
-		default:
-			return false
+		if end, ok := s.after('}'); end || !ok {
+			return ok
 		}
 	}
 }
@@ -187,10 +173,7 @@ func (s *scanner) array() bool {
 	if !s.enter() {
 		return false
 	}
-	s.space()
-	if s.pos < len(s.buf) && s.buf[s.pos] == ']' {
-		s.pos++
-		s.depth--
+	if s.closes(']') {
 		return true
 	}
 	for {
@@ -198,21 +181,41 @@ func (s *scanner) array() bool {
 		if !s.value() {
 			return false
 		}
-		s.space()
-		if s.pos >= len(s.buf) {
-			return false
-		}
-		switch s.buf[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return true
-		default:
-			return false
+		if end, ok := s.after(']'); end || !ok {
+			return ok
 		}
 	}
+}
+
+// closes reads the closing byte of an empty container, if it is next.
+func (s *scanner) closes(closing byte) bool {
+	s.space()
+	if s.pos < len(s.buf) && s.buf[s.pos] == closing {
+		s.pos++
+		s.depth--
+		return true
+	}
+	return false
+}
+
+// after reads what follows a member or an element: a comma, so another
+// follows, or the closing byte, so the container ends. ok is false for
+// anything else.
+func (s *scanner) after(closing byte) (end, ok bool) {
+	s.space()
+	if s.pos >= len(s.buf) {
+		return false, false
+	}
+	switch s.buf[s.pos] {
+	case ',':
+		s.pos++
+		return false, true
+	case closing:
+		s.pos++
+		s.depth--
+		return true, true
+	}
+	return false, false
 }
 
 // plainByte marks the bytes a string holds as they are: not the closing
