@@ -188,8 +188,11 @@ func Open(dir string, opts Options) (*Inbox, error) {
 	}
 	in.workers.Add(3)
 	go in.commitLoop()
-	go in.gcLoop()
-	go in.sweepLoop(opts.SweepInterval)
+	go in.every(in.gcInterval, func() {
+		in.collectGarbage()
+		in.expireLeases()
+	})
+	go in.every(opts.SweepInterval, in.sweepAndLog)
 	return in, nil
 }
 
@@ -280,17 +283,18 @@ func (in *Inbox) enter() error {
 	return nil
 }
 
-func (in *Inbox) gcLoop() {
+// every runs f every interval until the inbox closes; the caller has
+// counted it in in.workers.
+func (in *Inbox) every(interval time.Duration, f func()) {
 	defer in.workers.Done()
-	tick := time.NewTicker(in.gcInterval)
+	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-in.quit:
 			return
 		case <-tick.C:
-			in.collectGarbage()
-			in.expireLeases()
+			f()
 		}
 	}
 }

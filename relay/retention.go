@@ -20,20 +20,11 @@ const sweepBatch = 256
 // with a Badger TTL, which measured about an eighth of the inbox's CPU per
 // event under load (BENCHMARKS.md). Dedup markers keep their own TTL.
 
-// sweepLoop runs the sweeper every interval until the inbox closes.
-func (in *Inbox) sweepLoop(interval time.Duration) {
-	defer in.workers.Done()
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-in.quit:
-			return
-		case <-tick.C:
-			if _, err := in.sweep(); err != nil && !errors.Is(err, ErrClosed) {
-				in.log.Warn("deleting expired events failed", zap.String("dir", in.dir), zap.Error(err))
-			}
-		}
+// sweepAndLog runs the sweeper once, as the inbox does every
+// SweepInterval, and logs what went wrong.
+func (in *Inbox) sweepAndLog() {
+	if _, err := in.sweep(); err != nil && !errors.Is(err, ErrClosed) {
+		in.log.Warn("deleting expired events failed", zap.String("dir", in.dir), zap.Error(err))
 	}
 }
 
