@@ -35,7 +35,11 @@ func (in *Inbox) Delete(id string) error {
 			return ErrNotFound
 		}
 		for _, seq := range seqs {
-			p, err := deleteEvent(txn, id, seq, true)
+			states, err := loadStates(txn, seq)
+			if err != nil {
+				return err
+			}
+			p, err := deleteEvent(txn, id, seq, states, true)
 			if err != nil {
 				return err
 			}
@@ -72,15 +76,12 @@ func allSeqs(txn *badger.Txn, id string) ([]uint64, error) {
 	return seqs, nil
 }
 
-// deleteEvent stages the deletion of every key of event seq (the dedup
-// marker too when dropDedup is set) and returns the targets it was pending
-// for, whose counters drop once it commits. An empty id leaves the ID
-// index alone, for an event whose record is already gone.
-func deleteEvent(txn *badger.Txn, id string, seq uint64, dropDedup bool) ([]string, error) {
-	states, err := loadStates(txn, seq)
-	if err != nil {
-		return nil, err
-	}
+// deleteEvent stages the deletion of every key of event seq, whose target
+// states the caller has loaded (the dedup marker too when dropDedup is
+// set), and returns the targets it was pending for, whose counters drop
+// once it commits. An empty id leaves the ID index alone, for an event
+// whose record is already gone.
+func deleteEvent(txn *badger.Txn, id string, seq uint64, states []*stateRecord, dropDedup bool) ([]string, error) {
 	var pending []string
 	for _, st := range states {
 		if st.code == codePending {

@@ -129,7 +129,7 @@ func sweepOne(txn *badger.Txn, key []byte, now time.Time, retention time.Duratio
 	} else if err != nil {
 		return false, err
 	}
-	if _, err := deleteEvent(txn, id, seq, false); err != nil {
+	if _, err := deleteEvent(txn, id, seq, states, false); err != nil {
 		return false, err
 	}
 	return true, nil
