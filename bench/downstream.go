@@ -24,10 +24,10 @@ type app struct {
 	srv      *http.Server
 	port     int
 	latency  time.Duration // time each request takes, like an app's own work
-	requests atomic.Int64 // POSTs received
-	unique   atomic.Int64 // distinct X-UniCraft-Event-Id values
-	noID     atomic.Int64 // POSTs without the header
-	lastNew  atomic.Int64 // unix nanoseconds of the latest new ID
+	requests atomic.Int64  // POSTs received
+	unique   atomic.Int64  // distinct X-UniCraft-Event-Id values
+	noID     atomic.Int64  // POSTs without the header
+	lastNew  atomic.Int64  // unix nanoseconds of the latest new ID
 	shards   [idShards]struct {
 		mu   sync.Mutex
 		seen map[string]struct{}
