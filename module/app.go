@@ -59,6 +59,12 @@ type App struct {
 	// Targets are the named downstream endpoints events are delivered to.
 	Targets map[string]*Target `json:"targets,omitempty"`
 
+	// Notify names a target that receives an inbox.target_down event when
+	// another target's circuit opens and inbox.target_recovered when it
+	// closes (source "inbox", stored and delivered like any event). Empty
+	// means no such events.
+	Notify string `json:"notify,omitempty"`
+
 	dir    string
 	handle *storeHandle
 	store  relay.Store
@@ -114,6 +120,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if _, ok := a.Targets[a.Notify]; a.Notify != "" && !ok {
+		return fmt.Errorf("notify: no target named %q", a.Notify)
+	}
 	return registerMetrics(ctx.GetMetricsRegistry(), a)
 }
 
@@ -135,6 +144,7 @@ func (a *App) policy() relay.Policy {
 type storeHandle struct {
 	inbox      *relay.Inbox
 	dispatcher *relay.Dispatcher
+	notifier   *notifier
 
 	mu sync.Mutex
 	// active lists the started configs' apps, oldest first. The newest
@@ -143,10 +153,34 @@ type storeHandle struct {
 	active []*App
 }
 
+// newStoreHandle starts the dispatcher and the target-health notifier of
+// an open inbox.
+func newStoreHandle(inbox *relay.Inbox, log *zap.Logger) *storeHandle {
+	h := &storeHandle{inbox: inbox}
+	h.notifier = newNotifier(h, log.Named("notify"))
+	h.dispatcher = relay.NewDispatcher(inbox, relay.DispatcherOptions{
+		Logger:   log.Named("delivery"),
+		Observer: h.notifier,
+	})
+	return h
+}
+
 // Destruct stops delivery and closes the store when the last config using
 // it stops.
 func (h *storeHandle) Destruct() error {
-	return errors.Join(h.dispatcher.Close(), h.inbox.Close())
+	err := h.dispatcher.Close()
+	h.notifier.close()
+	return errors.Join(err, h.inbox.Close())
+}
+
+// notifyTarget is the running config's notify target, or "".
+func (h *storeHandle) notifyTarget() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.active) == 0 {
+		return ""
+	}
+	return h.active[len(h.active)-1].Notify
 }
 
 // use records that app runs on this store and delivers to its targets.
@@ -190,11 +224,7 @@ func (a *App) Start() error {
 		if err != nil {
 			return nil, err
 		}
-		d := relay.NewDispatcher(inbox, relay.DispatcherOptions{
-			Logger:   a.logger.Named("delivery"),
-			Observer: deliveryObserver{},
-		})
-		return &storeHandle{inbox: inbox, dispatcher: d}, nil
+		return newStoreHandle(inbox, a.logger), nil
 	})
 	if err != nil {
 		return fmt.Errorf("opening webhook inbox store: %w", err)

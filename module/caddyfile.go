@@ -30,6 +30,7 @@ func init() {
 //		dedup_window   <duration>
 //		retention      <duration>
 //		min_free_space <size>|off
+//		notify         <target name>
 //		target <name> {
 //			url         <http(s) url>
 //			secret      <secret placeholder>
@@ -93,6 +94,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			a.MinFreeSpace = n
+		case "notify":
+			if !d.AllArgs(&a.Notify) {
+				return d.ArgErr()
+			}
 		case "target":
 			var name string
 			if !d.Args(&name) {

@@ -91,6 +91,7 @@ func TestProvisionErrors(t *testing.T) {
 	webhook_inbox {
 		storage_dir %DATA%
 		dedup_window 1h
+		%APP%
 		target app {
 			url http://127.0.0.1:3000/hook
 		}
@@ -99,10 +100,17 @@ func TestProvisionErrors(t *testing.T) {
 `
 	tests := []struct {
 		name    string
+		app     string // an extra app option
 		site    string
 		env     map[string]string
 		wantErr string
 	}{
+		{
+			name:    "notify names an unknown target",
+			app:     "notify pager",
+			site:    "webhook_inbox { \n secret demo-secret-value\n}",
+			wantErr: `notify: no target named "pager"`,
+		},
 		{
 			name:    "route names an unknown target",
 			site:    "webhook_inbox { \n secret demo-secret-value\n route `event.event == \"x\"` nope\n}",
@@ -132,7 +140,7 @@ func TestProvisionErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "never-created")
-			cf := strings.ReplaceAll(targets, "%DATA%", dir) + ":8080 {\n" + tt.site + "\n}\n"
+			cf := strings.NewReplacer("%DATA%", dir, "%APP%", tt.app).Replace(targets) + ":8080 {\n" + tt.site + "\n}\n"
 			out, err := adapt(t, cf)
 			if err != nil {
 				t.Fatalf("adapting: %v", err)
