@@ -52,7 +52,6 @@ type notifier struct {
 	done    chan struct{}
 	once    sync.Once
 	log     *zap.Logger
-	now     func() time.Time
 
 	// Touched by the notifier goroutine only.
 	downSince map[string]time.Time
@@ -64,7 +63,6 @@ func newNotifier(h *storeHandle, log *zap.Logger) *notifier {
 		changes:   make(chan circuitChange, notifyQueue),
 		done:      make(chan struct{}),
 		log:       log,
-		now:       time.Now,
 		downSince: make(map[string]time.Time),
 	}
 	go n.run()
@@ -74,7 +72,7 @@ func newNotifier(h *storeHandle, log *zap.Logger) *notifier {
 // OnCircuit queues a circuit change without blocking.
 func (n *notifier) OnCircuit(target string, open bool) {
 	select {
-	case n.changes <- circuitChange{target: target, open: open, at: n.now()}:
+	case n.changes <- circuitChange{target: target, open: open, at: time.Now()}:
 	default:
 		n.log.Error("too many circuit changes waiting; target-health event dropped",
 			zap.String("target", target), zap.Bool("open", open))
