@@ -7,11 +7,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // eventIDHeader names the event in both setups: the generator sends it,
 // reverse_proxy passes it on, and the inbox's relay sets it on delivery.
-const eventIDHeader = "X-Unicraft-Event-Id"
+const eventIDHeader = signature.UniCraftEventID
 
 // idShards spreads the set of seen IDs over several locks, so concurrent
 // deliveries rarely wait on each other.

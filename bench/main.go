@@ -14,7 +14,7 @@
 // command line and machine facts so they can be pasted into
 // BENCHMARKS.md; progress goes to stderr.
 //
-// The figures follow /work/shared/BASELINES.md: the generator shares the
+// The method is the baselines' in BENCHMARKS.md: the generator shares the
 // CPUs with the server, so read ratios rather than absolute numbers.
 package main
 

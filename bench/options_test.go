@@ -16,7 +16,7 @@ func TestParseOptions(t *testing.T) {
 		wantErr string
 	}{
 		{
-			name: "defaults match BASELINES.md",
+			name: "defaults match the baseline method (BENCHMARKS.md)",
 			args: nil,
 			check: func(t *testing.T, o *options) {
 				want := &options{scenarios: []string{"proxy", "inbox", "ingest"}, rounds: 3, conns: []int{64}, sizes: []int{400},

@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
-
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 )
 
 func init() {
@@ -123,14 +122,21 @@ func apiError(status int, err error) error {
 }
 
 // storeError maps a store error to its answer: not found 404, a bad
-// cursor 400, a closed store (a reload in progress) 503, anything else 500.
+// cursor 400, an ID several sources hold 409 (naming them), a closed or
+// unavailable store (a reload in progress, a cluster without quorum) 503,
+// anything else 500.
 func storeError(err error) error {
+	var ambiguous *store.AmbiguousError
 	switch {
-	case errors.Is(err, relay.ErrNotFound):
+	case errors.As(err, &ambiguous):
+		return apiError(http.StatusConflict, fmt.Errorf("%w; add ?source= to the request", ambiguous))
+	case errors.Is(err, store.ErrUnavailable):
+		return apiError(http.StatusServiceUnavailable, err)
+	case errors.Is(err, store.ErrNotFound):
 		return apiError(http.StatusNotFound, err)
-	case errors.Is(err, relay.ErrBadCursor):
+	case errors.Is(err, store.ErrBadCursor):
 		return apiError(http.StatusBadRequest, err)
-	case errors.Is(err, relay.ErrClosed):
+	case errors.Is(err, store.ErrClosed):
 		return apiError(http.StatusServiceUnavailable, err)
 	}
 	return apiError(http.StatusInternalServerError, err)
@@ -170,29 +176,48 @@ type targetStats struct {
 	Configured bool `json:"configured"`
 }
 
-// storeStats describes the store; free_space_bytes is -1 when unknown.
+// storeStats describes the store: its backend and where it keeps its
+// data (dir for Badger), and for a backend on this machine's disk its size
+// and the free space (-1 when unknown). A backend without a disk of its own
+// leaves the sizes out.
 type storeStats struct {
-	Dir            string `json:"dir"`
-	FreeSpaceBytes int64  `json:"free_space_bytes"`
-	SizeBytes      int64  `json:"size_bytes"`
+	Backend        string `json:"backend,omitempty"`
+	Dir            string `json:"dir,omitempty"`
+	Servers        string `json:"servers,omitempty"`
+	FreeSpaceBytes *int64 `json:"free_space_bytes,omitempty"`
+	SizeBytes      *int64 `json:"size_bytes,omitempty"`
 }
 
-func (a *AdminAPI) stats(w http.ResponseWriter, _ *http.Request, app *App) error {
-	inbox := app.handle.inbox
-	stats, err := inbox.Stats()
+// describeStore fills storeStats from the store's optional capabilities.
+func (a *AdminAPI) describeStore(st store.Store) storeStats {
+	var out storeStats
+	if d, ok := st.(store.Describer); ok {
+		desc := d.Describe()
+		out.Backend, out.Dir, out.Servers = desc["backend"], desc["dir"], desc["servers"]
+	}
+	if du, ok := st.(store.DiskUser); ok {
+		size, err := du.Size()
+		if err != nil {
+			a.logger.Warn("measuring webhook inbox store size", zap.Error(err))
+			size = -1
+		}
+		free := du.FreeSpace()
+		out.SizeBytes, out.FreeSpaceBytes = &size, &free
+	}
+	return out
+}
+
+func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error {
+	st := app.handle.store
+	stats, err := st.Stats(r.Context())
 	if err != nil {
 		return storeError(err)
-	}
-	size, err := inbox.Size()
-	if err != nil {
-		a.logger.Warn("measuring webhook inbox store size", zap.Error(err))
-		size = -1
 	}
 	circuits := app.handle.dispatcher.Circuits()
 	now := time.Now()
 	out := statsAnswer{
 		Targets: make(map[string]targetStats),
-		Store:   storeStats{Dir: inbox.Dir(), FreeSpaceBytes: inbox.FreeSpace(), SizeBytes: size},
+		Store:   a.describeStore(st),
 	}
 	for _, name := range statsTargets(app, stats) {
 		st := stats[name]
@@ -217,7 +242,7 @@ func (a *AdminAPI) stats(w http.ResponseWriter, _ *http.Request, app *App) error
 
 // statsTargets lists, in name order, the app's configured targets and the
 // orphaned ones: targets the store still has pending or dead entries for.
-func statsTargets(app *App, stats map[string]relay.TargetStats) []string {
+func statsTargets(app *App, stats map[string]store.TargetStats) []string {
 	names := make(map[string]struct{}, len(app.Targets)+len(stats))
 	for name := range app.Targets {
 		names[name] = struct{}{}
@@ -231,7 +256,7 @@ func statsTargets(app *App, stats map[string]relay.TargetStats) []string {
 // orphanedTargets lists the targets with pending deliveries that the
 // running config does not define: their queues wait for the target to
 // come back.
-func orphanedTargets(app *App, stats map[string]relay.TargetStats) []string {
+func orphanedTargets(app *App, stats map[string]store.TargetStats) []string {
 	var out []string
 	for name, st := range stats {
 		if _, ok := app.Targets[name]; !ok && st.Pending > 0 {

@@ -12,7 +12,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // statusOrphaned lists events with deliveries pending for a target the
@@ -22,16 +22,11 @@ const statusOrphaned = "orphaned"
 
 // Limits of GET /webhook_inbox/events.
 const (
-	// defaultEventsLimit is the page size when limit is not given.
-	defaultEventsLimit = relay.DefaultListLimit
-	// filterPageSize is how many events one store read examines when
-	// source or type filter the listing further.
-	filterPageSize = 200
-	// filterScanBudget bounds the events one request examines for the
-	// source and type filters. A page that reaches it holds fewer than
-	// limit events but has a next_cursor, so a client following cursors
-	// still sees everything, and no request scans the whole store.
-	filterScanBudget = 10_000
+	// defaultEventsLimit is the page size when limit is not given. With
+	// source or type given, a page may hold fewer events and still have a
+	// next_cursor (see store.ListFilter.Limit): a client following cursors
+	// sees everything.
+	defaultEventsLimit = store.DefaultListLimit
 )
 
 // eventsAnswer is the body of GET /webhook_inbox/events. next_cursor is
@@ -46,7 +41,7 @@ type eventSummary struct {
 	ID         string          `json:"id"`
 	Source     string          `json:"source"`
 	Type       string          `json:"type"`
-	Status     relay.Status    `json:"status"`
+	Status     store.Status    `json:"status"`
 	ReceivedAt time.Time       `json:"received_at"`
 	ClientIP   string          `json:"client_ip,omitempty"`
 	Targets    []targetSummary `json:"targets"`
@@ -56,7 +51,7 @@ type eventSummary struct {
 // counts the attempts recorded.
 type targetSummary struct {
 	Target   string       `json:"target"`
-	Status   relay.Status `json:"status"`
+	Status   store.Status `json:"status"`
 	Attempts int          `json:"attempts"`
 	Due      time.Time    `json:"due,omitzero"`
 	Reason   string       `json:"reason,omitempty"`
@@ -69,7 +64,7 @@ type eventDetail struct {
 	ID           string            `json:"id"`
 	Source       string            `json:"source"`
 	Type         string            `json:"type"`
-	Status       relay.Status      `json:"status"`
+	Status       store.Status      `json:"status"`
 	ReceivedAt   time.Time         `json:"received_at"`
 	ClientIP     string            `json:"client_ip,omitempty"`
 	Headers      map[string]string `json:"headers"`
@@ -84,7 +79,7 @@ type eventDetail struct {
 // attempts lists them, oldest first.
 type targetDetail struct {
 	Target       string        `json:"target"`
-	Status       relay.Status  `json:"status"`
+	Status       store.Status  `json:"status"`
 	Due          time.Time     `json:"due,omitzero"`
 	Since        time.Time     `json:"since,omitzero"`
 	UpdatedAt    time.Time     `json:"updated_at,omitzero"`
@@ -108,15 +103,14 @@ type attemptView struct {
 type replayAnswer struct {
 	Status  string   `json:"status"`
 	ID      string   `json:"id"`
+	Source  string   `json:"source"`
 	Targets []string `json:"targets"`
 }
 
 // eventsQuery is a parsed GET /webhook_inbox/events query.
 type eventsQuery struct {
-	filter relay.ListFilter
+	filter store.ListFilter
 	status string
-	source string
-	typ    string
 }
 
 // parseEventsQuery reads and checks the query; every error is a 400.
@@ -125,8 +119,8 @@ func parseEventsQuery(q url.Values, now time.Time) (eventsQuery, error) {
 	eq.status = q.Get("status")
 	switch eq.status {
 	case "", statusOrphaned:
-	case string(relay.StatusPending), string(relay.StatusDelivered), string(relay.StatusDead), string(relay.StatusUnrouted):
-		eq.filter.Status = relay.Status(eq.status)
+	case string(store.StatusPending), string(store.StatusDelivered), string(store.StatusDead), string(store.StatusUnrouted):
+		eq.filter.Status = store.Status(eq.status)
 	default:
 		return eq, fmt.Errorf("status %q: want pending, delivered, dead, unrouted or orphaned", eq.status)
 	}
@@ -136,12 +130,12 @@ func parseEventsQuery(q url.Values, now time.Time) (eventsQuery, error) {
 		}
 		eq.filter.Target = t
 	}
-	eq.source, eq.typ = q.Get("source"), q.Get("type")
+	eq.filter.Source, eq.filter.Type = q.Get("source"), q.Get("type")
 	eq.filter.Limit = defaultEventsLimit
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > relay.MaxListLimit {
-			return eq, fmt.Errorf("limit %q: want a number from 1 to %d", s, relay.MaxListLimit)
+		if err != nil || n < 1 || n > store.MaxListLimit {
+			return eq, fmt.Errorf("limit %q: want a number from 1 to %d", s, store.MaxListLimit)
 		}
 		eq.filter.Limit = n
 	}
@@ -179,9 +173,9 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 	if err != nil {
 		return apiError(http.StatusBadRequest, err)
 	}
-	inbox := app.handle.inbox
+	st := app.handle.store
 	if eq.status == statusOrphaned {
-		stats, err := inbox.Stats()
+		stats, err := st.Stats(r.Context())
 		if err != nil {
 			return storeError(err)
 		}
@@ -196,9 +190,9 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 		if len(orphans) == 0 {
 			return writeAdminJSON(w, http.StatusOK, eventsAnswer{Events: []eventSummary{}})
 		}
-		eq.filter.Status, eq.filter.Target, eq.filter.Targets = relay.StatusPending, "", orphans
+		eq.filter.Status, eq.filter.Target, eq.filter.Targets = store.StatusPending, "", orphans
 	}
-	recs, next, err := filteredList(inbox, eq)
+	recs, next, err := st.List(r.Context(), eq.filter)
 	if err != nil {
 		return storeError(err)
 	}
@@ -209,45 +203,7 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 	return writeAdminJSON(w, http.StatusOK, out)
 }
 
-// filteredList lists a page, applying the source and type filters, which
-// the store has no index for, while it streams: it reads pages until
-// limit events match or filterScanBudget events were examined, and
-// answers the cursor after the last event it looked at.
-func filteredList(inbox *relay.Inbox, eq eventsQuery) ([]relay.EventRecord, string, error) {
-	if eq.source == "" && eq.typ == "" {
-		return inbox.List(eq.filter)
-	}
-	limit := eq.filter.Limit
-	f := eq.filter
-	f.Limit = filterPageSize
-	var out []relay.EventRecord
-	scanned := 0
-	for {
-		page, next, err := inbox.List(f)
-		if err != nil {
-			return nil, "", err
-		}
-		for i := range page {
-			rec := &page[i]
-			scanned++
-			if (eq.source == "" || rec.Source == eq.source) && (eq.typ == "" || rec.Type == eq.typ) {
-				out = append(out, *rec)
-			}
-			if len(out) == limit || scanned >= filterScanBudget {
-				if i == len(page)-1 && next == "" {
-					return out, "", nil
-				}
-				return out, relay.Cursor(rec.Seq), nil
-			}
-		}
-		if next == "" {
-			return out, "", nil
-		}
-		f.Cursor = next
-	}
-}
-
-func summarize(rec *relay.EventRecord) eventSummary {
+func summarize(rec *store.EventRecord) eventSummary {
 	s := eventSummary{
 		ID:         rec.ID,
 		Source:     rec.Source,
@@ -269,8 +225,8 @@ func summarize(rec *relay.EventRecord) eventSummary {
 	return s
 }
 
-func (a *AdminAPI) getEvent(w http.ResponseWriter, _ *http.Request, app *App, id string) error {
-	rec, err := app.handle.inbox.Get(id)
+func (a *AdminAPI) getEvent(w http.ResponseWriter, r *http.Request, app *App, id string) error {
+	rec, err := app.handle.store.Get(r.Context(), r.URL.Query().Get("source"), id)
 	if err != nil {
 		return storeError(err)
 	}
@@ -334,36 +290,38 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 			return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", target))
 		}
 	}
-	inbox := app.handle.inbox
-	rec, err := inbox.Get(id)
+	st := app.handle.store
+	// Resolved once, so the replay acts on exactly the event read here.
+	rec, err := st.Get(r.Context(), r.URL.Query().Get("source"), id)
 	if err != nil {
 		return storeError(err)
 	}
 	if len(rec.Deliveries) == 0 {
 		return apiError(http.StatusConflict, fmt.Errorf("event %s is unrouted: it has no target to replay to", id))
 	}
-	if err := inbox.Requeue(id, target); err != nil {
-		if errors.Is(err, relay.ErrNotFound) && target != "" {
+	if err := st.Requeue(r.Context(), rec.Source, id, target); err != nil {
+		if errors.Is(err, store.ErrNotFound) && target != "" {
 			return apiError(http.StatusNotFound, fmt.Errorf("event %s was not routed to target %s", id, target))
 		}
 		return storeError(err)
 	}
-	out := replayAnswer{Status: "requeued", ID: id, Targets: []string{target}}
+	out := replayAnswer{Status: "requeued", ID: id, Source: rec.Source, Targets: []string{target}}
 	if target == "" {
 		out.Targets = make([]string, 0, len(rec.Deliveries))
 		for _, d := range rec.Deliveries {
 			out.Targets = append(out.Targets, d.Target)
 		}
 	}
-	a.logger.Info("event replayed", zap.String("event_id", id), zap.Strings("targets", out.Targets))
+	a.logger.Info("event replayed", zap.String("source", rec.Source), zap.String("event_id", id), zap.Strings("targets", out.Targets))
 	return writeAdminJSON(w, http.StatusAccepted, out)
 }
 
-func (a *AdminAPI) deleteEvent(w http.ResponseWriter, _ *http.Request, app *App, id string) error {
-	if err := app.handle.inbox.Delete(id); err != nil {
+func (a *AdminAPI) deleteEvent(w http.ResponseWriter, r *http.Request, app *App, id string) error {
+	source := r.URL.Query().Get("source")
+	if err := app.handle.store.Delete(r.Context(), source, id); err != nil {
 		return storeError(err)
 	}
-	a.logger.Info("event purged", zap.String("event_id", id))
+	a.logger.Info("event purged", zap.String("source", source), zap.String("event_id", id))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

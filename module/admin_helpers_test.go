@@ -219,6 +219,7 @@ type (
 	}
 	eventJSON struct {
 		ID           string            `json:"id"`
+		Source       string            `json:"source"`
 		Status       string            `json:"status"`
 		Headers      map[string]string `json:"headers"`
 		Body         json.RawMessage   `json:"body"`

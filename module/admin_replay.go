@@ -14,8 +14,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // Settings of POST /webhook_inbox/replay.
@@ -90,12 +90,12 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 		filter.rule = rule
 	}
 
-	inbox := app.handle.inbox
+	st := app.handle.store
 	var out bulkReplayAnswer
 	if req.DryRun {
 		total := 0
 		for _, t := range targets {
-			n, err := inbox.ReplayDead(t, filter.match(), true)
+			n, err := st.ReplayDead(r.Context(), t, filter.match(), store.ReplayOptions{DryRun: true})
 			total += n
 			if err != nil {
 				return storeError(err)
@@ -104,10 +104,10 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 		out = bulkReplayAnswer{DryRun: true, Matched: &total}
 	} else {
 		interval := time.Duration(float64(time.Second) / req.Rate)
-		start := time.Now()
 		total := 0
 		for _, t := range targets {
-			n, err := inbox.ReplayDeadPaced(t, filter.match(), start.Add(time.Duration(total)*interval), interval)
+			// One pace across targets: each continues where the last ended.
+			n, err := st.ReplayDead(r.Context(), t, filter.match(), store.ReplayOptions{Interval: interval, Offset: total})
 			total += n
 			if err != nil {
 				a.logger.Error("bulk replay failed part-way", zap.Int("requeued", total), zap.Error(err))
@@ -137,8 +137,8 @@ func decodeReplayRequest(body io.Reader) (bulkReplayRequest, error) {
 	}
 	switch req.Status {
 	case "":
-		req.Status = string(relay.StatusDead)
-	case string(relay.StatusDead):
+		req.Status = string(store.StatusDead)
+	case string(store.StatusDead):
 	default:
 		return req, fmt.Errorf("status %q: only dead letters can be replayed in bulk", req.Status)
 	}
@@ -167,11 +167,11 @@ type replayFilter struct {
 
 // match returns the predicate for relay.ReplayDead, or nil (every dead
 // letter) without a rule, which spares the store loading bodies.
-func (f *replayFilter) match() func(*relay.EventRecord) bool {
+func (f *replayFilter) match() func(*store.EventRecord) bool {
 	if f.rule == nil {
 		return nil
 	}
-	return func(rec *relay.EventRecord) bool {
+	return func(rec *store.EventRecord) bool {
 		p, err := ingress.ParsePayload(rec.Body, 0)
 		if err != nil {
 			f.fail(err)

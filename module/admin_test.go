@@ -194,7 +194,7 @@ func TestAdminAPI(t *testing.T) {
 
 	t.Run("replay one event", func(t *testing.T) {
 		got := adminCall(t, in, "POST", "/webhook_inbox/events/ev-0/replay", "")
-		if got.status != http.StatusAccepted || !strings.Contains(got.body, `{"status":"requeued","id":"ev-0","targets":["app"]}`) {
+		if got.status != http.StatusAccepted || !strings.Contains(got.body, `{"status":"requeued","id":"ev-0","source":"unicraft","targets":["app"]}`) {
 			t.Fatalf("got %d %s", got.status, got.body)
 		}
 		target.waitCount(t, "ev-0", 2)

@@ -5,11 +5,10 @@ package module
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,31 +16,37 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 func init() {
 	caddy.RegisterModule(App{})
 }
 
-// Defaults of the app's settings.
-const (
-	DefaultDedupWindow  = 72 * time.Hour
-	DefaultRetention    = 168 * time.Hour
-	DefaultMinFreeSpace = 128 << 20
-)
+// DefaultMinFreeSpace is the app's min_free_space when none is set; the
+// dedup window and retention default to store.DefaultDedupWindow and
+// store.DefaultRetention.
+const DefaultMinFreeSpace = 128 << 20
 
-// storePool holds one open inbox per absolute storage directory, shared by
+// storePool holds one open store per storage backend's pool key, shared by
 // every config that names it: Caddy starts a new config before it stops
-// the old one, so a reload reuses the open store instead of fighting over
-// Badger's directory lock.
+// the old one, so a reload reuses the open store (and its one dispatcher)
+// instead of fighting over Badger's directory lock or opening a second
+// cluster connection.
 var storePool = caddy.NewUsagePool()
 
 // App is the webhook_inbox app: it owns the durable store and the named
 // delivery targets that webhook_inbox handlers route events to.
 type App struct {
-	// StorageDir is the directory of the embedded database. The default is
+	// StorageDir is the directory of the embedded Badger database, short
+	// for a storage of backend "badger" with this dir. The default is
 	// "webhook_inbox" under Caddy's app data directory.
 	StorageDir string `json:"storage_dir,omitempty"`
+
+	// StorageRaw picks the storage backend by name ("backend": "badger"),
+	// with its settings. It cannot be combined with StorageDir. The
+	// default is Badger in StorageDir.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=webhook_inbox.storage inline_key=backend"`
 
 	// DedupWindow is how long an event ID is remembered to drop duplicates.
 	// The default is 72h.
@@ -65,12 +70,12 @@ type App struct {
 	// means no such events.
 	Notify string `json:"notify,omitempty"`
 
-	dir    string
-	handle *storeHandle
-	store  relay.Store
-	ready  chan struct{}
-	ctx    context.Context
-	logger *zap.Logger
+	backend StorageBackend
+	handle  *storeHandle
+	store   store.Store
+	ready   chan struct{}
+	ctx     context.Context
+	logger  *zap.Logger
 }
 
 // CaddyModule returns the Caddy module information.
@@ -89,13 +94,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ready = make(chan struct{})
 
 	if a.DedupWindow == 0 {
-		a.DedupWindow = caddy.Duration(DefaultDedupWindow)
+		a.DedupWindow = caddy.Duration(store.DefaultDedupWindow)
 	}
 	if a.DedupWindow < 0 {
 		return fmt.Errorf("dedup_window must be positive, got %s", time.Duration(a.DedupWindow))
 	}
 	if a.Retention == 0 {
-		a.Retention = caddy.Duration(DefaultRetention)
+		a.Retention = caddy.Duration(store.DefaultRetention)
 	}
 	if a.Retention < 0 {
 		return fmt.Errorf("retention must be positive, got %s", time.Duration(a.Retention))
@@ -104,15 +109,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 		a.MinFreeSpace = DefaultMinFreeSpace
 	}
 
-	dir := a.StorageDir
-	if dir == "" {
-		dir = filepath.Join(caddy.AppDataDir(), "webhook_inbox")
+	if err := a.loadStorage(ctx); err != nil {
+		return err
 	}
-	abs, err := caddy.FastAbs(dir)
-	if err != nil {
-		return fmt.Errorf("resolving storage_dir %q: %w", dir, err)
-	}
-	a.dir = filepath.Clean(abs)
 
 	repl := caddy.NewReplacer()
 	for name, t := range a.Targets {
@@ -127,22 +126,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 }
 
 // policy returns the store settings of this config.
-func (a *App) policy() relay.Policy {
+func (a *App) policy() store.Policy {
 	free := a.MinFreeSpace
 	if free < 0 {
 		free = 0
 	}
-	return relay.Policy{
+	return store.Policy{
 		DedupWindow:  time.Duration(a.DedupWindow),
 		Retention:    time.Duration(a.Retention),
 		MinFreeSpace: free,
 	}
 }
 
-// storeHandle is what storePool keeps per directory: the open store, its
-// one dispatcher, and the configs currently using them.
+// storeHandle is what storePool keeps per store: the open store, its one
+// dispatcher, and the configs currently using them.
 type storeHandle struct {
-	inbox      *relay.Inbox
+	store      store.Store
 	dispatcher *relay.Dispatcher
 	notifier   *notifier
 
@@ -154,11 +153,11 @@ type storeHandle struct {
 }
 
 // newStoreHandle starts the dispatcher and the target-health notifier of
-// an open inbox.
-func newStoreHandle(inbox *relay.Inbox, log *zap.Logger) *storeHandle {
-	h := &storeHandle{inbox: inbox}
+// an open store.
+func newStoreHandle(st store.Store, log *zap.Logger) *storeHandle {
+	h := &storeHandle{store: st}
 	h.notifier = newNotifier(h, log.Named("notify"))
-	h.dispatcher = relay.NewDispatcher(inbox, relay.DispatcherOptions{
+	h.dispatcher = relay.NewDispatcher(st, relay.DispatcherOptions{
 		Logger:   log.Named("delivery"),
 		Observer: h.notifier,
 	})
@@ -170,7 +169,7 @@ func newStoreHandle(inbox *relay.Inbox, log *zap.Logger) *storeHandle {
 func (h *storeHandle) Destruct() error {
 	err := h.dispatcher.Close()
 	h.notifier.close()
-	return errors.Join(err, h.inbox.Close())
+	return errors.Join(err, h.store.Close())
 }
 
 // notifyTarget is the running config's notify target, or "".
@@ -189,7 +188,7 @@ func (h *storeHandle) use(app *App) {
 	defer h.mu.Unlock()
 	h.active = append(h.active, app)
 	h.dispatcher.SetTargets(app.targetConfigs())
-	h.inbox.SetPolicy(app.policy())
+	h.store.SetPolicy(app.policy())
 }
 
 // release forgets app; if it was the newest, the previous config's
@@ -203,7 +202,7 @@ func (h *storeHandle) release(app *App) {
 			if i == len(h.active) && i > 0 {
 				prev := h.active[i-1]
 				h.dispatcher.SetTargets(prev.targetConfigs())
-				h.inbox.SetPolicy(prev.policy())
+				h.store.SetPolicy(prev.policy())
 			}
 			return
 		}
@@ -213,18 +212,12 @@ func (h *storeHandle) release(app *App) {
 // Start opens (or shares) the store of the configured directory and hands
 // this config's targets to its dispatcher.
 func (a *App) Start() error {
-	val, loaded, err := storePool.LoadOrNew(a.dir, func() (caddy.Destructor, error) {
-		if err := os.MkdirAll(a.dir, 0o700); err != nil {
-			return nil, fmt.Errorf("creating storage_dir %s: %w", a.dir, err)
-		}
-		inbox, err := relay.Open(a.dir, relay.Options{
-			Logger: a.logger.Named("store"),
-			Policy: a.policy(),
-		})
+	val, loaded, err := storePool.LoadOrNew(a.backend.PoolKey(), func() (caddy.Destructor, error) {
+		st, err := a.backend.OpenStore(a.logger.Named("store"), a.policy())
 		if err != nil {
 			return nil, err
 		}
-		return newStoreHandle(inbox, a.logger), nil
+		return newStoreHandle(st, a.logger), nil
 	})
 	if err != nil {
 		return fmt.Errorf("opening webhook inbox store: %w", err)
@@ -232,11 +225,11 @@ func (a *App) Start() error {
 	h := val.(*storeHandle)
 	h.use(a)
 	a.handle = h
-	a.store = h.inbox
+	a.store = h.store
 	runningApps.add(a)
 	close(a.ready)
 	a.logger.Info("webhook inbox started",
-		zap.String("storage_dir", a.dir),
+		zap.String("storage", a.backend.PoolKey()),
 		zap.Bool("shared_with_previous_config", loaded),
 		zap.Int("targets", len(a.Targets)))
 	return nil
@@ -250,7 +243,7 @@ func (a *App) Stop() error {
 	}
 	runningApps.remove(a)
 	a.handle.release(a)
-	_, err := storePool.Delete(a.dir)
+	_, err := storePool.Delete(a.backend.PoolKey())
 	return err
 }
 
@@ -261,7 +254,7 @@ var errNotStarted = errors.New("webhook inbox is not running")
 // in no fixed order, so during a start or reload a request can reach the
 // handler a moment before the app has opened its store; it waits briefly
 // rather than failing.
-func (a *App) waitStore(ctx context.Context) (relay.Store, error) {
+func (a *App) waitStore(ctx context.Context) (store.Store, error) {
 	select {
 	case <-a.ready:
 		return a.store, nil

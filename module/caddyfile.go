@@ -11,7 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/relay/reencode"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
 
@@ -27,6 +27,9 @@ func init() {
 //
 //	webhook_inbox {
 //		storage_dir    <path>
+//		storage badger {
+//			dir <path>
+//		}
 //		dedup_window   <duration>
 //		retention      <duration>
 //		min_free_space <size>|off
@@ -72,6 +75,15 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&a.StorageDir) {
 				return d.ArgErr()
 			}
+		case "storage":
+			if a.StorageRaw != nil {
+				return d.Err("storage may be given only once")
+			}
+			raw, err := parseStorage(d)
+			if err != nil {
+				return err
+			}
+			a.StorageRaw = raw
 		case "dedup_window":
 			if err := parseDuration(d, &a.DedupWindow); err != nil {
 				return err
@@ -168,7 +180,7 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			switch t.BodyEncoding {
-			case relay.BodyRaw, relay.BodyNode, relay.BodyPython:
+			case reencode.Raw, reencode.Node, reencode.Python:
 			default:
 				return d.Errf("body encoding %q is not raw, node or python", t.BodyEncoding)
 			}

@@ -132,6 +132,12 @@ func TestProvisionErrors(t *testing.T) {
 			wantErr: "secret 1",
 		},
 		{
+			name:    "storage_dir and storage both given",
+			app:     "storage badger {\n dir %DATA%\n }",
+			site:    "webhook_inbox { \n secret demo-secret-value\n}",
+			wantErr: "storage_dir and storage",
+		},
+		{
 			name:    "max_age longer than the dedup window",
 			site:    "webhook_inbox { \n secret demo-secret-value\n max_age 2h\n}",
 			wantErr: "at most dedup_window",

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 )
 
-// Admin API paths of the webhook_inbox app (DESIGN.md, "Admin API").
+// Admin API paths of the webhook_inbox app (README, "Admin API").
 const (
 	cliAdminEvents = "/webhook_inbox/events"
 	cliAdminReplay = "/webhook_inbox/replay"

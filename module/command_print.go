@@ -16,7 +16,7 @@ import (
 )
 
 // The admin API's answers are read liberally: decoded into maps, with the
-// fields the commands print looked up under the names DESIGN.md uses and a
+// fields the commands print looked up under the names the admin API uses and a
 // few likely alternatives, so a renamed or added field degrades the table
 // rather than breaking the command. --json shows the whole answer, indented.
 

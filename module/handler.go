@@ -17,8 +17,9 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 func init() {
@@ -30,9 +31,9 @@ const (
 	DefaultMaxBody = 1 << 20
 	DefaultSource  = "webhook"
 	// signatureHeader carries the sender's HMAC of the raw body.
-	signatureHeader = "X-Unicraft-Signature"
+	signatureHeader = signature.UniCraftSignature
 	// eventIDHeader is the sender's event ID header, first in the default ID chain.
-	eventIDHeader = "X-Unicraft-Event-Id"
+	eventIDHeader = signature.UniCraftEventID
 	// storeRetryAfter is the Retry-After, in seconds, of a 503.
 	storeRetryAfter = "5"
 )
@@ -313,11 +314,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	}
 	targets := h.router.Targets(vars, h.ruleFailed)
 
-	store, err := h.app.waitStore(r.Context())
+	st, err := h.app.waitStore(r.Context())
 	if err != nil {
 		return h.unavailable(w, err, clientIP)
 	}
-	ev := &relay.Event{
+	ev := &store.Event{
 		ID:         id,
 		Source:     h.Source,
 		Type:       payload.Type,
@@ -327,7 +328,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Body:       body,
 		Targets:    targets,
 	}
-	receipt, err := store.Accept(r.Context(), ev)
+	receipt, err := st.Accept(r.Context(), ev)
 	if err != nil {
 		return h.unavailable(w, err, clientIP)
 	}

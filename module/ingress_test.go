@@ -147,7 +147,7 @@ func signed(body []byte) map[string]string {
 	return map[string]string{"X-UniCraft-Signature": "sign"}
 }
 
-// TestIngressAnswers walks the status table of DESIGN.md through a real
+// TestIngressAnswers walks the status table of the README ("Ingress answers") through a real
 // caddy process with a real store.
 func TestIngressAnswers(t *testing.T) {
 	in := testcaddy.Start(t, ingressConfig, secretEnv...)

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // metricsPrefix starts the name of every metric of the inbox.
@@ -171,9 +173,11 @@ func (storeCollector) Collect(ch chan<- prometheus.Metric) {
 	if app == nil {
 		return
 	}
-	inbox, disp := app.handle.inbox, app.handle.dispatcher
+	st, disp := app.handle.store, app.handle.dispatcher
 	now := time.Now()
-	if stats, err := inbox.Stats(); err == nil {
+	ctx, cancel := context.WithTimeout(context.Background(), collectTimeout)
+	defer cancel()
+	if stats, err := st.Stats(ctx); err == nil {
 		circuits := disp.Circuits()
 		for _, name := range statsTargets(app, stats) {
 			st := stats[name]
@@ -194,13 +198,21 @@ func (storeCollector) Collect(ch chan<- prometheus.Metric) {
 	} else {
 		app.logger.Debug("reading webhook inbox stats for metrics", zap.Error(err))
 	}
-	if size, err := inbox.Size(); err == nil {
+	du, ok := st.(store.DiskUser)
+	if !ok {
+		return
+	}
+	if size, err := du.Size(); err == nil {
 		ch <- prometheus.MustNewConstMetric(storeSizeDesc, prometheus.GaugeValue, float64(size))
 	}
-	if free := inbox.FreeSpace(); free >= 0 {
+	if free := du.FreeSpace(); free >= 0 {
 		ch <- prometheus.MustNewConstMetric(freeSpaceDesc, prometheus.GaugeValue, float64(free))
 	}
 }
+
+// collectTimeout bounds how long a scrape waits for a store that answers
+// over the network.
+const collectTimeout = 5 * time.Second
 
 // ageSeconds is how long ago t was, in seconds; 0 for the zero time.
 func ageSeconds(t, now time.Time) float64 {

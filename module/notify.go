@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // Target-health events: with `notify <target>`, the app tells that target
@@ -120,7 +121,7 @@ func (n *notifier) handle(c circuitChange) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), notifyTimeout)
 	defer cancel()
-	if _, err := n.h.inbox.Accept(ctx, ev); err != nil {
+	if _, err := n.h.store.Accept(ctx, ev); err != nil {
 		n.log.Error("storing target-health event failed",
 			zap.String("target", c.target), zap.String("event", ev.Type),
 			zap.String("notify", to), zap.Error(err))
@@ -132,7 +133,7 @@ func (n *notifier) handle(c circuitChange) {
 }
 
 // healthEvent builds the event for one change, routed to the target to.
-func healthEvent(c circuitChange, st relay.CircuitState, since time.Time, to string) (*relay.Event, error) {
+func healthEvent(c circuitChange, st relay.CircuitState, since time.Time, to string) (*store.Event, error) {
 	id, err := healthEventID()
 	if err != nil {
 		return nil, err
@@ -178,7 +179,7 @@ func healthEvent(c circuitChange, st relay.CircuitState, since time.Time, to str
 	if err != nil {
 		return nil, err
 	}
-	return &relay.Event{
+	return &store.Event{
 		ID:         id,
 		Source:     notifySource,
 		Type:       payload.Event,

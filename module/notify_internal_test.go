@@ -1,19 +1,21 @@
 package module
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
+	"github.com/webhookinbox/caddy-webhook-inbox/store/badger"
 )
 
 // TestNotifierRules feeds circuit changes straight to the notifier over a
 // real store and checks which events it stores and what they say.
 func TestNotifierRules(t *testing.T) {
-	in, err := relay.Open(t.TempDir(), relay.Options{})
+	in, err := badger.Open(t.TempDir(), badger.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,9 +81,9 @@ func TestNotifierRules(t *testing.T) {
 	}
 }
 
-func listAll(t *testing.T, in *relay.Inbox) []relay.EventRecord {
+func listAll(t *testing.T, in store.Store) []store.EventRecord {
 	t.Helper()
-	evs, _, err := in.List(relay.ListFilter{Limit: 100, WithBody: true})
+	evs, _, err := in.List(context.Background(), store.ListFilter{Limit: 100, WithBody: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 func TestCircuitRecord(t *testing.T) {
@@ -151,11 +153,11 @@ func TestCircuitBreakerIsolatesTargets(t *testing.T) {
 	h.clock.Advance(2 * time.Second)
 	waitFor(t, "the circuit to close", func() bool { return !h.d.Circuits()["down"].Open })
 	waitFor(t, "the backlog at the recovered target", func() bool {
-		st, err := h.in.Stats()
+		st, err := h.in.Stats(bg)
 		return err == nil && st["down"].Pending == 0
 	})
 	for i := range events {
-		if s := h.state(t, fmt.Sprintf("e%d", i), "down"); s.Status != StatusDelivered {
+		if s := h.state(t, fmt.Sprintf("e%d", i), "down"); s.Status != store.StatusDelivered {
 			t.Fatalf("e%d to down is %s, want delivered", i, s.Status)
 		}
 	}
@@ -178,17 +180,17 @@ func TestFanOutRetriesIndependently(t *testing.T) {
 	h.d.SetTargets([]TargetConfig{target("a", a.URL), target("b", b.URL)})
 	mustAccept(t, h.in, testEvent("fan", "a", "b"))
 
-	waitFor(t, "delivery to b", h.statusIs("fan", "b", StatusDelivered))
+	waitFor(t, "delivery to b", h.statusIs("fan", "b", store.StatusDelivered))
 	waitFor(t, "the first attempt at a", h.runAttempts("fan", "a", 1))
-	if st := h.state(t, "fan", "a"); st.Status != StatusPending || st.RunAttempts != 1 {
+	if st := h.state(t, "fan", "a"); st.Status != store.StatusPending || st.RunAttempts != 1 {
 		t.Fatalf("a is %s after %d attempts, want pending after 1", st.Status, st.RunAttempts)
 	}
 	aOK.Store(true)
-	advanceUntil(t, h.clock, 100*time.Millisecond, "delivery to a", h.statusIs("fan", "a", StatusDelivered))
+	advanceUntil(t, h.clock, 100*time.Millisecond, "delivery to a", h.statusIs("fan", "a", store.StatusDelivered))
 	if a.count("fan") != 2 || b.count("fan") != 1 {
 		t.Errorf("a received %d, b %d; want 2 and 1", a.count("fan"), b.count("fan"))
 	}
-	if rec := mustGet(t, h.in, "fan"); rec.Status != StatusDelivered {
+	if rec := mustGet(t, h.in, "fan"); rec.Status != store.StatusDelivered {
 		t.Errorf("event status %s, want delivered", rec.Status)
 	}
 }

@@ -11,14 +11,18 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/relay/reencode"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // Delivery request headers.
 const (
-	headerEventID   = "X-UniCraft-Event-Id"
-	headerEventType = "X-UniCraft-Event"
+	headerEventID   = signature.UniCraftEventID
+	headerEventType = signature.UniCraftEvent
 	headerAttempt   = "X-Webhook-Attempt"
-	headerSignature = "X-UniCraft-Signature"
+	headerSignature = signature.UniCraftSignature
 	userAgent       = "caddy-webhook-inbox"
 )
 
@@ -45,7 +49,7 @@ const (
 // response is the outcome of one HTTP attempt.
 type response struct {
 	status     int
-	body       string // excerpt, at most MaxExcerpt bytes
+	body       string // excerpt, at most store.MaxExcerpt bytes
 	err        error
 	retryAfter string
 	duration   time.Duration
@@ -56,7 +60,7 @@ type response struct {
 // other 4xx) permanent, and so is a body the target's encoding cannot
 // express, which no retry would change.
 func classify(status int, err error) verdict {
-	var encErr *BodyEncodingError
+	var encErr *reencode.Error
 	switch {
 	case errors.As(err, &encErr):
 		return verdictPermanent
@@ -75,7 +79,7 @@ func classify(status int, err error) verdict {
 // body encoding, with the delivery headers and reads at most
 // maxResponseRead bytes of the answer. The duration is wall time,
 // whatever the dispatcher's clock.
-func (s *settings) send(d *Delivery, attempt int) response {
+func (s *settings) send(d *store.Delivery, attempt int) response {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
@@ -87,9 +91,9 @@ func (s *settings) send(d *Delivery, attempt int) response {
 	return res
 }
 
-func (s *settings) roundTrip(ctx context.Context, d *Delivery, attempt int) response {
+func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int) response {
 	// Encoded once: the signature must cover exactly the bytes sent.
-	body, err := ReencodeBody(s.BodyEncoding, d.Event.Body)
+	body, err := reencode.Body(s.BodyEncoding, d.Event.Body)
 	if err != nil {
 		return response{err: err}
 	}
@@ -132,14 +136,14 @@ func (s *settings) roundTrip(ctx context.Context, d *Delivery, attempt int) resp
 	resp.Body.Close()
 	res := response{
 		status:     resp.StatusCode,
-		body:       excerpt(string(buf[:min(n, MaxExcerpt+4)])),
+		body:       store.Excerpt(string(buf[:min(n, store.MaxExcerpt+4)])),
 		retryAfter: resp.Header.Get("Retry-After"),
 	}
 	readBufs.Put(buf)
 	// A body cut short by a timeout or reset still carries a status the
 	// target chose; keep the verdict it gives, but tell the operator.
 	if rerr != nil && !errors.Is(rerr, io.EOF) && !errors.Is(rerr, io.ErrUnexpectedEOF) {
-		res.body = excerpt(res.body + " [reading response: " + rerr.Error() + "]")
+		res.body = store.Excerpt(res.body + " [reading response: " + rerr.Error() + "]")
 	}
 	return res
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 func TestDeliveryRequest(t *testing.T) {
@@ -42,7 +44,7 @@ func TestDeliveryRequest(t *testing.T) {
 			ev := testEvent("evt_req", "app")
 			ev.Type = tc.eventType
 			mustAccept(t, h.in, ev)
-			waitFor(t, "delivery", h.statusIs("evt_req", "app", StatusDelivered))
+			waitFor(t, "delivery", h.statusIs("evt_req", "app", store.StatusDelivered))
 
 			reqs := rv.requests("evt_req")
 			if len(reqs) != 1 {
@@ -96,34 +98,34 @@ func TestDeliveryOutcomes(t *testing.T) {
 		name       string
 		respond    respondFunc
 		url        string // instead of the receiver's
-		want       Status
+		want       store.Status
 		wantStatus int
 		wantText   string // in the dead reason, or the attempt's error
 	}{
-		{name: "200", respond: status(200), want: StatusDelivered, wantStatus: 200},
-		{name: "204", respond: status(204), want: StatusDelivered, wantStatus: 204},
-		{name: "400 is permanent", want: StatusDead, wantStatus: 400, wantText: "status 400: missing field data",
+		{name: "200", respond: status(200), want: store.StatusDelivered, wantStatus: 200},
+		{name: "204", respond: status(204), want: store.StatusDelivered, wantStatus: 204},
+		{name: "400 is permanent", want: store.StatusDead, wantStatus: 400, wantText: "status 400: missing field data",
 			respond: func(w http.ResponseWriter, _ *http.Request, _ int) {
 				w.WriteHeader(400)
 				fmt.Fprint(w, "missing field\n data")
 			}},
-		{name: "410 is permanent", respond: status(410), want: StatusDead, wantStatus: 410, wantText: "status 410"},
-		{name: "404 is permanent", respond: status(404), want: StatusDead, wantStatus: 404, wantText: "status 404"},
-		{name: "301 is permanent and not followed", want: StatusDead, wantStatus: 301, wantText: "redirects are not followed",
+		{name: "410 is permanent", respond: status(410), want: store.StatusDead, wantStatus: 410, wantText: "status 410"},
+		{name: "404 is permanent", respond: status(404), want: store.StatusDead, wantStatus: 404, wantText: "status 404"},
+		{name: "301 is permanent and not followed", want: store.StatusDead, wantStatus: 301, wantText: "redirects are not followed",
 			respond: func(w http.ResponseWriter, r *http.Request, _ int) {
 				http.Redirect(w, r, elsewhere.URL+"/moved", http.StatusMovedPermanently)
 			}},
-		{name: "307 is permanent", want: StatusDead, wantStatus: 307, wantText: "status 307",
+		{name: "307 is permanent", want: store.StatusDead, wantStatus: 307, wantText: "status 307",
 			respond: func(w http.ResponseWriter, r *http.Request, _ int) {
 				http.Redirect(w, r, elsewhere.URL+"/moved", http.StatusTemporaryRedirect)
 			}},
-		{name: "500 is retried", respond: status(500), want: StatusPending, wantStatus: 500},
-		{name: "503 is retried", respond: status(503), want: StatusPending, wantStatus: 503},
-		{name: "408 is retried", respond: status(408), want: StatusPending, wantStatus: 408},
-		{name: "425 is retried", respond: status(425), want: StatusPending, wantStatus: 425},
-		{name: "429 is retried", respond: status(429), want: StatusPending, wantStatus: 429},
-		{name: "timeout is retried", respond: hang, want: StatusPending, wantText: "timeout after 100ms"},
-		{name: "connection reset is retried", want: StatusPending, wantText: "",
+		{name: "500 is retried", respond: status(500), want: store.StatusPending, wantStatus: 500},
+		{name: "503 is retried", respond: status(503), want: store.StatusPending, wantStatus: 503},
+		{name: "408 is retried", respond: status(408), want: store.StatusPending, wantStatus: 408},
+		{name: "425 is retried", respond: status(425), want: store.StatusPending, wantStatus: 425},
+		{name: "429 is retried", respond: status(429), want: store.StatusPending, wantStatus: 429},
+		{name: "timeout is retried", respond: hang, want: store.StatusPending, wantText: "timeout after 100ms"},
+		{name: "connection reset is retried", want: store.StatusPending, wantText: "",
 			respond: func(w http.ResponseWriter, _ *http.Request, _ int) {
 				conn, _, err := w.(http.Hijacker).Hijack()
 				if err != nil {
@@ -132,7 +134,7 @@ func TestDeliveryOutcomes(t *testing.T) {
 				conn.(*net.TCPConn).SetLinger(0)
 				conn.Close()
 			}},
-		{name: "connection refused is retried", url: refusedURL, want: StatusPending, wantText: "refused"},
+		{name: "connection refused is retried", url: refusedURL, want: store.StatusPending, wantText: "refused"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,11 +158,11 @@ func TestDeliveryOutcomes(t *testing.T) {
 				t.Errorf("attempt status %d, want %d", a.Status, tc.wantStatus)
 			}
 			switch tc.want {
-			case StatusDead:
+			case store.StatusDead:
 				if !strings.Contains(st.Reason, tc.wantText) {
 					t.Errorf("reason %q does not contain %q", st.Reason, tc.wantText)
 				}
-			case StatusPending:
+			case store.StatusPending:
 				// Jitter 0.5 of the 1s first backoff.
 				if d := st.Due.Sub(a.At); d != 500*time.Millisecond {
 					t.Errorf("retry due %s after the attempt, want 500ms", d)
@@ -200,7 +202,7 @@ func TestRetryBackoffThenDeliver(t *testing.T) {
 			return rv.count("flaky") > k
 		})
 	}
-	waitFor(t, "delivery", h.statusIs("flaky", "app", StatusDelivered))
+	waitFor(t, "delivery", h.statusIs("flaky", "app", store.StatusDelivered))
 
 	// Jitter 0.5 of 1s, 2s, 4s. The delay counts from the attempt's end;
 	// the gap is measured from its start, and under load the test's clock
@@ -292,7 +294,7 @@ func TestLargeResponseIsCutOff(t *testing.T) {
 		mustAccept(t, h.in, testEvent(fmt.Sprintf("big%d", i), "app"))
 	}
 	for i := range 4 {
-		waitFor(t, "delivery", h.statusIs(fmt.Sprintf("big%d", i), "app", StatusDelivered))
+		waitFor(t, "delivery", h.statusIs(fmt.Sprintf("big%d", i), "app", store.StatusDelivered))
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
@@ -303,8 +305,8 @@ func TestLargeResponseIsCutOff(t *testing.T) {
 		t.Errorf("allocated %d MiB while delivering", total>>20)
 	}
 	st := h.state(t, "big0", "app")
-	if a := st.Attempts[0]; len(a.Body) != MaxExcerpt || a.Status != 200 {
-		t.Errorf("attempt kept %d body bytes with status %d, want %d and 200", len(a.Body), a.Status, MaxExcerpt)
+	if a := st.Attempts[0]; len(a.Body) != store.MaxExcerpt || a.Status != 200 {
+		t.Errorf("attempt kept %d body bytes with status %d, want %d and 200", len(a.Body), a.Status, store.MaxExcerpt)
 	}
 }
 
@@ -330,7 +332,7 @@ func TestMaxAttemptsAndMaxAge(t *testing.T) {
 			tc.cfg(&cfg)
 			h.d.SetTargets([]TargetConfig{cfg})
 			mustAccept(t, h.in, testEvent("evt", "app"))
-			waitFor(t, "dead letter", h.statusIs("evt", "app", StatusDead))
+			waitFor(t, "dead letter", h.statusIs("evt", "app", store.StatusDead))
 			st := h.state(t, "evt", "app")
 			if st.RunAttempts != tc.attempts || st.Reason != tc.reason {
 				t.Errorf("dead after %d attempts with reason %q, want %d and %q", st.RunAttempts, st.Reason, tc.attempts, tc.reason)

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
+	"github.com/webhookinbox/caddy-webhook-inbox/store/badger"
 	"go.uber.org/zap"
 )
 
@@ -45,7 +48,7 @@ func waitCount(b *testing.B, n *atomic.Int64, want int64) {
 func BenchmarkDeliverEndToEnd(b *testing.B) {
 	const batch = 10_000
 	srv, got := benchApp(b)
-	in := openTest(b, b.TempDir(), Options{Logger: zap.NewNop()})
+	in := openTest(b, b.TempDir(), badger.Options{Logger: zap.NewNop()})
 	d := NewDispatcher(in, DispatcherOptions{Logger: zap.NewNop()})
 	b.Cleanup(func() { _ = d.Close() })
 	d.SetTargets([]TargetConfig{{Name: "app", URL: srv.URL, Secret: []byte("bench-secret"), Concurrency: 64}})
@@ -86,7 +89,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 			for range b.N {
 				b.StopTimer()
 				got.Store(0)
-				in := openTest(b, b.TempDir(), Options{Logger: zap.NewNop()})
+				in := openTest(b, b.TempDir(), badger.Options{Logger: zap.NewNop()})
 				fill(b, in, n)
 				d := NewDispatcher(in, DispatcherOptions{Logger: zap.NewNop()})
 				b.StartTimer()
@@ -106,10 +109,10 @@ func BenchmarkDrainBacklog(b *testing.B) {
 
 // waitDrained waits until every delivery is settled (acked), not just
 // received.
-func waitDrained(b *testing.B, in *Inbox) {
+func waitDrained(b *testing.B, in *badger.Store) {
 	b.Helper()
 	for {
-		st, err := in.Stats()
+		st, err := in.Stats(bg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -118,4 +121,37 @@ func waitDrained(b *testing.B, in *Inbox) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// benchEvent is a ~400-byte UniCraft-style event routed to "app", as
+// store/badger's benchmarks accept it.
+func benchEvent() store.Event {
+	return store.Event{
+		Source:   "unicraft",
+		Type:     "request.completed",
+		ClientIP: "192.168.1.100",
+		Headers:  map[string]string{"Content-Type": "application/json", "User-Agent": "UniCraft-Webhooks/1.0"},
+		Body:     []byte(`{"id":"evt_01JDQ6Z7M2R8K4P9X3V5T1N0BC","event":"request.completed","timestamp":"2026-11-28T12:00:00Z","data":{"request_id":"req_8f3a2b1c9d4e5f60","model":"unicraft-large-2","project":"proj_4411","user":"user_99812","input_tokens":1834,"output_tokens":912,"cost":0.04121,"currency":"USD","latency_ms":1840,"status":"ok","region":"eu-west-1","tags":["prod","batch"],"metadata":{"trace":"7f9c2ad1"}}}`),
+		Targets:  []string{"app"},
+	}
+}
+
+// fill accepts n unique benchEvents with 64 writers; it is not timed.
+func fill(b *testing.B, in store.Store, n int) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			ev := benchEvent()
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				ev.ID = fmt.Sprintf("fill_%d", i)
+				if _, err := in.Accept(context.Background(), &ev); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

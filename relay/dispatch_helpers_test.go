@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
+	"github.com/webhookinbox/caddy-webhook-inbox/store/badger"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 )
@@ -41,7 +43,7 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) NewTimer(d time.Duration) Timer {
+func (c *fakeClock) NewTimer(d time.Duration) store.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, ch: make(chan time.Time, 1), deadline: c.now.Add(d)}
@@ -199,22 +201,24 @@ func hang(_ http.ResponseWriter, r *http.Request, _ int) {
 // harness is a store and a dispatcher sharing a fake clock.
 type harness struct {
 	clock *fakeClock
-	in    *Inbox
+	in    *badger.Store
 	d     *Dispatcher
 }
 
-// newHarness opens a store in dir (a temp dir when empty) and a dispatcher
-// with jitter 0.5 unless opts says otherwise; both close when the test ends.
+// newHarness opens a store in dir (a temp dir when empty) on a new fake
+// clock and a dispatcher with jitter 0.5 unless opts says otherwise; both
+// close when the test ends.
 func newHarness(t testing.TB, dir string, opts DispatcherOptions) *harness {
 	t.Helper()
-	h := &harness{clock: newFakeClock()}
-	if c, ok := opts.Clock.(*fakeClock); ok {
-		h.clock = c
-	}
-	h.in = openTest(t, dir, Options{Now: h.clock.Now, Logger: zap.NewNop()})
-	if opts.Clock == nil {
-		opts.Clock = h.clock
-	}
+	return newHarnessAt(t, dir, newFakeClock(), opts)
+}
+
+// newHarnessAt is newHarness on a given clock, for a store reopened at the
+// time the previous one stopped.
+func newHarnessAt(t testing.TB, dir string, clock *fakeClock, opts DispatcherOptions) *harness {
+	t.Helper()
+	h := &harness{clock: clock}
+	h.in = openTest(t, dir, badger.Options{Clock: h.clock, Logger: zap.NewNop()})
 	if opts.Jitter == nil {
 		opts.Jitter = func() float64 { return 0.5 }
 	}
@@ -228,15 +232,15 @@ func newHarness(t testing.TB, dir string, opts DispatcherOptions) *harness {
 	return h
 }
 
-func (h *harness) state(t testing.TB, id, target string) TargetState {
+func (h *harness) state(t testing.TB, id, target string) store.TargetState {
 	t.Helper()
 	return deliveryOf(t, mustGet(t, h.in, id), target)
 }
 
 // statusIs reports whether the event's delivery to target has status s.
-func (h *harness) statusIs(id, target string, s Status) func() bool {
+func (h *harness) statusIs(id, target string, s store.Status) func() bool {
 	return func() bool {
-		rec, err := h.in.Get(id)
+		rec, err := h.in.Get(bg, "", id)
 		if err != nil {
 			return false
 		}
@@ -252,7 +256,7 @@ func (h *harness) statusIs(id, target string, s Status) func() bool {
 // runAttempts reports whether the delivery has made at least n attempts.
 func (h *harness) runAttempts(id, target string, n int) func() bool {
 	return func() bool {
-		rec, err := h.in.Get(id)
+		rec, err := h.in.Get(bg, "", id)
 		if err != nil {
 			return false
 		}

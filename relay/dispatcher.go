@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
 )
 
@@ -50,9 +51,6 @@ type DispatcherOptions struct {
 	// info when retried, warn when dead) and the dispatcher's errors.
 	// Nil means no logging.
 	Logger *zap.Logger
-	// Clock is the time source for attempts, due times and timers. Nil
-	// means the wall clock; use the store's clock (Options.Now) here too.
-	Clock Clock
 	// Jitter returns a random number in [0,1) that scales each backoff
 	// (full jitter). Nil means math/rand/v2.
 	Jitter func() float64
@@ -70,9 +68,9 @@ type DispatcherOptions struct {
 // across config reloads (SetTargets swaps targets in place), and Close it
 // before closing the Inbox.
 type Dispatcher struct {
-	in     *Inbox
+	st     store.Store
 	log    *zap.Logger
-	clock  Clock
+	clock  store.Clock
 	jitter func() float64
 	obs    Observer
 	poll   time.Duration
@@ -85,16 +83,17 @@ type Dispatcher struct {
 
 	// beforeAttempt, when set (by tests only, before SetTargets), runs in
 	// the worker before each attempt.
-	beforeAttempt func(Delivery)
+	beforeAttempt func(store.Delivery)
 }
 
-// NewDispatcher returns a dispatcher for in with no targets; SetTargets
-// starts delivery.
-func NewDispatcher(in *Inbox, opts DispatcherOptions) *Dispatcher {
+// NewDispatcher returns a dispatcher for st with no targets; SetTargets
+// starts delivery. It leases and settles through the store contract only
+// (store.Queue), and its attempts and timers follow the store's clock.
+func NewDispatcher(st store.Store, opts DispatcherOptions) *Dispatcher {
 	d := &Dispatcher{
-		in:      in,
+		st:      st,
 		log:     opts.Logger,
-		clock:   opts.Clock,
+		clock:   st.Clock(),
 		jitter:  opts.Jitter,
 		obs:     opts.Observer,
 		poll:    opts.PollInterval,
@@ -102,9 +101,6 @@ func NewDispatcher(in *Inbox, opts DispatcherOptions) *Dispatcher {
 	}
 	if d.log == nil {
 		d.log = zap.NewNop()
-	}
-	if d.clock == nil {
-		d.clock = realClock{}
 	}
 	if d.jitter == nil {
 		d.jitter = rand.Float64

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -23,7 +24,7 @@ func TestNewEventIsDeliveredWithoutPolling(t *testing.T) {
 	for i := range 3 {
 		id := fmt.Sprintf("e%d", i)
 		mustAccept(t, h.in, testEvent(id, "app"))
-		waitFor(t, "delivery of "+id, h.statusIs(id, "app", StatusDelivered))
+		waitFor(t, "delivery of "+id, h.statusIs(id, "app", store.StatusDelivered))
 	}
 }
 
@@ -33,7 +34,7 @@ func TestSetTargetsRemoveAndReAdd(t *testing.T) {
 	app := target("app", rv.URL)
 	h.d.SetTargets([]TargetConfig{app})
 	mustAccept(t, h.in, testEvent("before", "app"))
-	waitFor(t, "delivery", h.statusIs("before", "app", StatusDelivered))
+	waitFor(t, "delivery", h.statusIs("before", "app", store.StatusDelivered))
 
 	h.d.SetTargets(nil)
 	if _, ok := h.d.Circuits()["app"]; ok {
@@ -42,7 +43,7 @@ func TestSetTargetsRemoveAndReAdd(t *testing.T) {
 	for i := range 5 {
 		mustAccept(t, h.in, testEvent(fmt.Sprintf("orphan%d", i), "app"))
 	}
-	stats, err := h.in.Stats()
+	stats, err := h.in.Stats(bg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func TestSetTargetsRemoveAndReAdd(t *testing.T) {
 
 	h.d.SetTargets([]TargetConfig{app})
 	for i := range 5 {
-		waitFor(t, "delivery of an orphan", h.statusIs(fmt.Sprintf("orphan%d", i), "app", StatusDelivered))
+		waitFor(t, "delivery of an orphan", h.statusIs(fmt.Sprintf("orphan%d", i), "app", store.StatusDelivered))
 	}
 	if d := rv.duplicates(); len(d) != 0 {
 		t.Errorf("duplicates %v", d)
@@ -129,7 +130,7 @@ func TestSetTargetsRapidReloadsDeliverOnce(t *testing.T) {
 	}
 	h.d.SetTargets([]TargetConfig{base})
 	waitFor(t, "every event delivered", func() bool {
-		st, err := h.in.Stats()
+		st, err := h.in.Stats(bg)
 		return err == nil && rv.total.Load() >= events && st["app"].Pending == 0
 	})
 	if d := rv.duplicates(); len(d) != 0 {
@@ -180,12 +181,12 @@ func TestCloseWhileInFlightThenRedeliver(t *testing.T) {
 	}
 
 	fast := newReceiver(t, status(http.StatusOK))
-	h2 := newHarness(t, dir, DispatcherOptions{Clock: h.clock})
+	h2 := newHarnessAt(t, dir, h.clock, DispatcherOptions{})
 	cfg.URL = fast.URL
 	h2.d.SetTargets([]TargetConfig{cfg})
 	for i := range events {
 		id := fmt.Sprintf("e%d", i)
-		waitFor(t, "delivery of "+id, h2.statusIs(id, "app", StatusDelivered))
+		waitFor(t, "delivery of "+id, h2.statusIs(id, "app", store.StatusDelivered))
 		if slow.count(id)+fast.count(id) != 1 {
 			t.Errorf("%s received %d+%d times, want once", id, slow.count(id), fast.count(id))
 		}
@@ -197,7 +198,7 @@ func TestWorkerPanicIsRecovered(t *testing.T) {
 	core, logs := observer.New(zapcore.ErrorLevel)
 	h := newHarness(t, "", DispatcherOptions{Logger: zap.New(core), Jitter: func() float64 { return 0 }})
 	var panicked atomic.Bool
-	h.d.beforeAttempt = func(d Delivery) {
+	h.d.beforeAttempt = func(d store.Delivery) {
 		if d.Event.ID == "boom" && panicked.CompareAndSwap(false, true) {
 			panic("worker bug")
 		}
@@ -209,7 +210,7 @@ func TestWorkerPanicIsRecovered(t *testing.T) {
 		mustAccept(t, h.in, testEvent(id, "app"))
 	}
 	for _, id := range []string{"boom", "after1", "after2"} {
-		waitFor(t, "delivery of "+id, h.statusIs(id, "app", StatusDelivered))
+		waitFor(t, "delivery of "+id, h.statusIs(id, "app", store.StatusDelivered))
 	}
 	st := h.state(t, "boom", "app")
 	if len(st.Attempts) != 2 || st.Attempts[0].Error != "internal error in delivery worker" || st.Attempts[1].Status != 200 {
@@ -239,7 +240,7 @@ func TestAttemptLogLines(t *testing.T) {
 	h.d.SetTargets([]TargetConfig{cfg})
 	ev := testEvent("logged", "app")
 	mustAccept(t, h.in, ev)
-	waitFor(t, "dead letter", h.statusIs("logged", "app", StatusDead))
+	waitFor(t, "dead letter", h.statusIs("logged", "app", store.StatusDead))
 
 	want := []struct {
 		level zapcore.Level
@@ -327,14 +328,14 @@ func TestResultDroppedWhenSettledMeanwhile(t *testing.T) {
 	// An operator (or another process) settles the delivery while the
 	// attempt is out; the attempt's own result must be dropped.
 	rec := mustGet(t, h.in, "settled")
-	manual := Delivery{Event: rec.Event, Seq: rec.Seq, Target: "app"}
-	if err := h.in.Dead(manual, Attempt{At: h.clock.Now(), Error: "cancelled by operator"}, "cancelled"); err != nil {
+	manual := store.Delivery{Event: rec.Event, Seq: rec.Seq, Target: "app"}
+	if err := h.in.Dead(bg, manual, store.Attempt{At: h.clock.Now(), Error: "cancelled by operator"}, "cancelled"); err != nil {
 		t.Fatal(err)
 	}
 	close(release)
 	mustAccept(t, h.in, testEvent("next", "app"))
-	waitFor(t, "the next event", h.statusIs("next", "app", StatusDelivered))
-	if st := h.state(t, "settled", "app"); st.Status != StatusDead || st.Reason != "cancelled" || len(st.Attempts) != 1 {
+	waitFor(t, "the next event", h.statusIs("next", "app", store.StatusDelivered))
+	if st := h.state(t, "settled", "app"); st.Status != store.StatusDead || st.Reason != "cancelled" || len(st.Attempts) != 1 {
 		t.Errorf("state %+v, want the manual dead letter untouched", st)
 	}
 }
@@ -380,7 +381,7 @@ func TestCloseEndsEveryGoroutine(t *testing.T) {
 	h.d.SetTargets([]TargetConfig{a})
 	h.d.SetTargets([]TargetConfig{b})
 	waitFor(t, "deliveries to b", func() bool {
-		st, err := h.in.Stats()
+		st, err := h.in.Stats(bg)
 		return err == nil && st["b"].Pending == 0
 	})
 	if err := h.d.Close(); err != nil {

@@ -1,12 +1,14 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -21,7 +23,7 @@ type outcome struct {
 	s   *settings
 	n   int // attempt number in the run
 	res response
-	a   Attempt
+	a   store.Attempt
 	v   verdict
 	end time.Time
 }
@@ -63,7 +65,7 @@ func (r *runner) handle(j job, st *settler) {
 		// A reload replaced the pool while this attempt ran.
 		s.transport.CloseIdleConnections()
 	}
-	o.a = Attempt{At: at, Duration: o.res.duration, Status: o.res.status, Body: o.res.body}
+	o.a = store.Attempt{At: at, Duration: o.res.duration, Status: o.res.status, Body: o.res.body}
 	if o.res.err != nil {
 		o.a.Error = o.res.err.Error()
 	}
@@ -107,11 +109,11 @@ func (r *runner) settle(o *outcome) {
 	case verdictDelivered:
 		result = ResultSuccess
 		stored = true
-		err = r.d.in.Ack(j.d, o.a)
+		err = r.d.st.Ack(context.Background(), j.d, o.a)
 	case verdictPermanent:
 		result, reason, why = ResultDead, permanentReason(res), "permanent failure"
 		stored = true
-		err = r.d.in.Dead(j.d, o.a, reason)
+		err = r.d.st.Dead(context.Background(), j.d, o.a, reason)
 	default:
 		next = o.end.Add(r.retryDelay(s, o.n, res, o.end))
 		switch {
@@ -119,15 +121,15 @@ func (r *runner) settle(o *outcome) {
 			result, reason = ResultDead, fmt.Sprintf("max attempts (%d) reached; last: %s", o.n, res.summary())
 			why = reason
 			stored = true
-			err = r.d.in.Dead(j.d, o.a, reason)
+			err = r.d.st.Dead(context.Background(), j.d, o.a, reason)
 		case next.After(j.d.Since.Add(s.MaxAge)):
 			result, reason = ResultDead, fmt.Sprintf("max age (%s) reached; last: %s", s.MaxAge, res.summary())
 			why = reason
 			stored = true
-			err = r.d.in.Dead(j.d, o.a, reason)
+			err = r.d.st.Dead(context.Background(), j.d, o.a, reason)
 		default:
 			stored = true
-			err = r.d.in.Retry(j.d, o.a, next)
+			err = r.d.st.Retry(context.Background(), j.d, o.a, next)
 			if err == nil {
 				r.noteDue(next)
 			}
@@ -155,7 +157,7 @@ func permanentReason(res *response) string {
 	if res.err != nil {
 		return "permanent failure: " + res.err.Error()
 	}
-	body := truncate(strings.Join(strings.Fields(res.body), " "), maxReasonBody)
+	body := store.Truncate(strings.Join(strings.Fields(res.body), " "), maxReasonBody)
 	reason := "permanent failure: status " + strconv.Itoa(res.status)
 	if res.status >= 300 && res.status < 400 {
 		reason += " (redirects are not followed)"
@@ -169,10 +171,10 @@ func permanentReason(res *response) string {
 // settleFailed handles a store error from Ack, Retry or Dead. The store
 // has released the lease either way, so the entry is leasable again at its
 // old due time.
-func (r *runner) settleFailed(d *Delivery, err error, now time.Time) {
+func (r *runner) settleFailed(d *store.Delivery, err error, now time.Time) {
 	switch {
 	case err == nil:
-	case errors.Is(err, ErrNotPending), errors.Is(err, ErrNotFound):
+	case errors.Is(err, store.ErrNotPending), errors.Is(err, store.ErrNotFound):
 		// Settled meanwhile by a replay or expired; this result is moot.
 		r.d.log.Debug("dropped attempt result", zap.String("target", r.name),
 			zap.String("event_id", d.Event.ID), zap.Error(err))
@@ -192,7 +194,7 @@ func (r *runner) retryAfterPanic(j job, s *settings) {
 		if p := recover(); p != nil {
 			r.d.log.Error("panic while rescheduling delivery", zap.String("target", r.name),
 				zap.Any("panic", p), zap.Stack("stack"))
-			r.d.in.Release(j.d)
+			r.d.st.Release(j.d)
 		}
 	}()
 	if j.probe {
@@ -201,8 +203,8 @@ func (r *runner) retryAfterPanic(j job, s *settings) {
 	}
 	now := r.d.clock.Now()
 	next := now.Add(backoffDelay(j.d.Attempts+1, s.BackoffFirst, s.BackoffCap, r.d.jitter()))
-	a := Attempt{At: now, Error: "internal error in delivery worker"}
-	if err := r.d.in.Retry(j.d, a, next); err != nil {
+	a := store.Attempt{At: now, Error: "internal error in delivery worker"}
+	if err := r.d.st.Retry(context.Background(), j.d, a, next); err != nil {
 		r.settleFailed(&j.d, err, now)
 		return
 	}
@@ -225,7 +227,7 @@ func (r *runner) circuitChanged(open bool) {
 
 // logAttempt writes the one line per attempt outcome. It never logs the
 // body, the secret or the signature.
-func (r *runner) logAttempt(d *Delivery, n int, res *response, result, reason string, next time.Time) {
+func (r *runner) logAttempt(d *store.Delivery, n int, res *response, result, reason string, next time.Time) {
 	lvl, msg := zapcore.DebugLevel, "delivered"
 	switch result {
 	case ResultRetry:

@@ -4,23 +4,22 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // celFilter builds a replay predicate the way the admin API does: a
 // compiled rule evaluated on the decoded body.
-func celFilter(t testing.TB, expr string) func(*EventRecord) bool {
+func celFilter(t testing.TB, expr string) func(*store.EventRecord) bool {
 	t.Helper()
 	rule, err := rules.CompileRule(expr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return func(rec *EventRecord) bool {
+	return func(rec *store.EventRecord) bool {
 		var body map[string]any
 		if err := json.Unmarshal(rec.Body, &body); err != nil {
 			return false
@@ -30,7 +29,7 @@ func celFilter(t testing.TB, expr string) func(*EventRecord) bool {
 	}
 }
 
-func typedEvent(id, typ string, targets ...string) *Event {
+func typedEvent(id, typ string, targets ...string) *store.Event {
 	ev := testEvent(id, targets...)
 	ev.Type = typ
 	ev.Body = []byte(fmt.Sprintf(`{"id":%q,"event":%q,"data":{"excess":150.0}}`, id, typ))
@@ -48,7 +47,7 @@ func TestReplayDead(t *testing.T) {
 	})
 	h := newHarness(t, "", DispatcherOptions{})
 	h.d.SetTargets([]TargetConfig{target("app", rv.URL), target("pager", rv.URL)})
-	events := []*Event{
+	events := []*store.Event{
 		typedEvent("cost1", "cost.exceeded", "app"),
 		typedEvent("req1", "request.completed", "app"),
 		typedEvent("cost2", "cost.exceeded", "app", "pager"),
@@ -59,7 +58,7 @@ func TestReplayDead(t *testing.T) {
 		mustAccept(t, h.in, ev)
 	}
 	waitFor(t, "every delivery dead", func() bool {
-		st, err := h.in.Stats()
+		st, err := h.in.Stats(bg)
 		return err == nil && st["app"].Dead == 4 && st["pager"].Dead == 2
 	})
 	costs := celFilter(t, `event.event == "cost.exceeded"`)
@@ -67,7 +66,7 @@ func TestReplayDead(t *testing.T) {
 	steps := []struct {
 		name   string
 		target string
-		match  func(*EventRecord) bool
+		match  func(*store.EventRecord) bool
 		dryRun bool
 		want   int
 		dead   map[string]int64 // dead letters per target afterwards
@@ -82,12 +81,12 @@ func TestReplayDead(t *testing.T) {
 	up.Store(true)
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
-			n, err := h.in.ReplayDead(st.target, st.match, st.dryRun)
+			n, err := h.in.ReplayDead(bg, st.target, st.match, store.ReplayOptions{DryRun: st.dryRun})
 			if err != nil || n != st.want {
 				t.Fatalf("ReplayDead = %d, %v; want %d", n, err, st.want)
 			}
 			waitFor(t, "the replayed deliveries", func() bool {
-				stats, err := h.in.Stats()
+				stats, err := h.in.Stats(bg)
 				if err != nil {
 					return false
 				}
@@ -100,7 +99,7 @@ func TestReplayDead(t *testing.T) {
 			})
 		})
 	}
-	if st := h.state(t, "cost2", "app"); st.Status != StatusDelivered || st.RunAttempts != 1 || len(st.Attempts) != 2 {
+	if st := h.state(t, "cost2", "app"); st.Status != store.StatusDelivered || st.RunAttempts != 1 || len(st.Attempts) != 2 {
 		t.Errorf("replayed cost2 to app: %+v, want delivered in a fresh run keeping its history", st)
 	}
 	// Each delivery was tried twice, dead then replayed; cost2 went to both
@@ -125,112 +124,14 @@ func TestRequeueOneEvent(t *testing.T) {
 	mustAccept(t, h.in, testEvent("one", "app"))
 	mustAccept(t, h.in, testEvent("two", "app"))
 	waitFor(t, "dead letters", func() bool {
-		return h.statusIs("one", "app", StatusDead)() && h.statusIs("two", "app", StatusDead)()
+		return h.statusIs("one", "app", store.StatusDead)() && h.statusIs("two", "app", store.StatusDead)()
 	})
 	up.Store(true)
-	if err := h.in.Requeue("one", ""); err != nil {
+	if err := h.in.Requeue(bg, "", "one", ""); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the replayed event", h.statusIs("one", "app", StatusDelivered))
-	if st := h.state(t, "two", "app"); st.Status != StatusDead {
+	waitFor(t, "the replayed event", h.statusIs("one", "app", store.StatusDelivered))
+	if st := h.state(t, "two", "app"); st.Status != store.StatusDead {
 		t.Errorf("the other event is %s, want still dead", st.Status)
-	}
-}
-
-// TestReplayDeadStreams replays more dead letters than one page holds,
-// with bodies big enough that a page overflows a transaction of the small
-// memtable and has to be split.
-func TestReplayDeadStreams(t *testing.T) {
-	clock := newTestClock()
-	in := openTest(t, "", Options{Now: clock.Now, MemTableSize: 1 << 20})
-	const n = 2*replayPage + 44
-	pad := strings.Repeat("p", 900)
-	for i := range n {
-		ev := testEvent(fmt.Sprintf("d%04d", i), "app")
-		ev.Body = []byte(fmt.Sprintf(`{"id":"d%04d","even":%t,"pad":%q}`, i, i%2 == 0, pad))
-		mustAccept(t, in, ev)
-	}
-	for {
-		ds := mustLease(t, in, "app", clock.Now(), 100)
-		if len(ds) == 0 {
-			break
-		}
-		for _, d := range ds {
-			if err := in.Dead(d, Attempt{Status: 410}, "gone"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	even := celFilter(t, `event.even == true`)
-	if got, err := in.ReplayDead("app", even, true); err != nil || got != n/2 {
-		t.Fatalf("dry run with filter = %d, %v; want %d", got, err, n/2)
-	}
-	if got, err := in.ReplayDead("", nil, true); err != nil || got != n {
-		t.Fatalf("dry run = %d, %v; want %d", got, err, n)
-	}
-	if got, err := in.ReplayDead("app", even, false); err != nil || got != n/2 {
-		t.Fatalf("replay with filter = %d, %v; want %d", got, err, n/2)
-	}
-	if got, err := in.ReplayDead("app", nil, false); err != nil || got != n/2 {
-		t.Fatalf("replay of the rest = %d, %v; want %d", got, err, n/2)
-	}
-	stats, err := in.Stats()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stats["app"].Pending != n || stats["app"].Dead != 0 {
-		t.Errorf("stats %+v, want %d pending and none dead", stats["app"], n)
-	}
-	if got := len(mustLease(t, in, "app", clock.Now(), 2*n)); got != n {
-		t.Errorf("%d leasable after replay, want %d", got, n)
-	}
-}
-
-// TestReplayDeadPaced replays dead letters spread out in time: each is
-// due one interval after the previous, and leasable only then.
-func TestReplayDeadPaced(t *testing.T) {
-	clock := newTestClock()
-	in := openTest(t, "", Options{Now: clock.Now, MemTableSize: 1 << 20})
-	const n = replayPage + 10 // more than a page, so pacing carries over
-	for i := range n {
-		mustAccept(t, in, testEvent(fmt.Sprintf("p%04d", i), "app"))
-	}
-	for {
-		ds := mustLease(t, in, "app", clock.Now(), 100)
-		if len(ds) == 0 {
-			break
-		}
-		for _, d := range ds {
-			if err := in.Dead(d, Attempt{Status: 400}, "bad request"); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	start := clock.Now().Add(time.Second)
-	const interval = 10 * time.Millisecond
-	if got, err := in.ReplayDeadPaced("app", nil, start, interval); err != nil || got != n {
-		t.Fatalf("ReplayDeadPaced = %d, %v; want %d", got, err, n)
-	}
-	steps := []struct {
-		name string
-		at   time.Time
-		want int
-	}{
-		{name: "before the start", at: clock.Now(), want: 0},
-		{name: "at the start", at: start, want: 1},
-		{name: "ten intervals in", at: start.Add(10 * interval), want: 10},
-		{name: "after the last", at: start.Add(n * interval), want: n - 11},
-	}
-	for _, st := range steps {
-		t.Run(st.name, func(t *testing.T) {
-			if got := len(mustLease(t, in, "app", st.at, 2*n)); got != st.want {
-				t.Fatalf("leased %d at %s, want %d", got, st.at.Sub(start), st.want)
-			}
-		})
-	}
-	rec := mustGet(t, in, "p0005")
-	if d := deliveryOf(t, rec, "app"); !d.Since.Equal(start.Add(5*interval)) || d.RunAttempts != 0 {
-		t.Errorf("replayed p0005: since %s run attempts %d, want the run to start when it is due",
-			d.Since.Sub(start), d.RunAttempts)
 	}
 }

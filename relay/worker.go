@@ -1,11 +1,13 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
 )
 
@@ -49,7 +51,7 @@ type runner struct {
 
 // job is one leased delivery on its way to a worker.
 type job struct {
-	d     Delivery
+	d     store.Delivery
 	probe bool // the one attempt allowed while the circuit is open
 }
 
@@ -64,7 +66,7 @@ func (d *Dispatcher) start(name string, s *settings) *runner {
 	}
 	r.cfg.Store(s)
 	// Watch before the first Lease, so no accept falls in between.
-	wake, unwatch := d.in.watch(name)
+	wake, unwatch := d.st.Watch(name)
 	d.running.Add(1)
 	r.wg.Add(1)
 	go r.leaseLoop(wake)
@@ -222,10 +224,10 @@ func (r *runner) next() (jobs []job, again bool, deadline time.Time) {
 	if g.probe {
 		limit = 1
 	}
-	ds, err := r.d.in.Lease(r.name, now, limit, 0)
+	ds, err := r.d.st.Lease(context.Background(), r.name, limit)
 	if err != nil {
 		lvl := zap.ErrorLevel
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, store.ErrClosed) {
 			lvl = zap.DebugLevel
 		}
 		r.d.log.Log(lvl, "leasing deliveries failed", zap.String("target", r.name), zap.Error(err))
@@ -317,7 +319,7 @@ func closed(ch <-chan struct{}) bool {
 
 // releaseJob gives a job back to the queue untried.
 func (r *runner) releaseJob(j job) {
-	r.d.in.Release(j.d)
+	r.d.st.Release(j.d)
 	if j.probe {
 		r.circuit.abandonProbe()
 		r.poke()

@@ -5,7 +5,7 @@ import (
 )
 
 // BenchmarkRouterTargets routes decoded seed events through the two routes of
-// DESIGN.md's example Caddyfile.
+// the README's example Caddyfile.
 func BenchmarkRouterTargets(b *testing.B) {
 	r := designRouter(b)
 	cases := []struct {
@@ -28,7 +28,7 @@ func BenchmarkRouterTargets(b *testing.B) {
 	}
 }
 
-// BenchmarkIDExpr evaluates the event-ID expression of DESIGN.md and a body field.
+// BenchmarkIDExpr evaluates the event-ID expression of the README's example and a body field.
 func BenchmarkIDExpr(b *testing.B) {
 	vars := seedVars(decodeEvent(b, `{"id": "evt_body", "event": "request.completed"}`))
 	cases := []struct {

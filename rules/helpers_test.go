@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// Expressions from DESIGN.md's example Caddyfile.
+// Expressions from the README's example Caddyfile.
 const (
 	designPagerRule = `event.event == "cost.exceeded" && event.data.excess > 100.0`
 	designAppRule   = `event.event.startsWith("request.")`

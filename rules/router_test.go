@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// designRouter is the router of DESIGN.md's example Caddyfile.
+// designRouter is the router of the README's example Caddyfile.
 func designRouter(tb testing.TB) *Router {
 	tb.Helper()
 	return &Router{

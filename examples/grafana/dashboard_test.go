@@ -1,6 +1,6 @@
 // Package grafana holds the example Grafana dashboard; its test checks the
 // dashboard's structure and that its queries use only the metric names of
-// DESIGN.md.
+// internal/metricnames.
 package grafana
 
 import (
@@ -124,7 +124,7 @@ func checkQuery(t *testing.T, where, q string, used map[string]bool) {
 			used[w] = true
 			metrics++
 		case !slices.Contains(promqlWords, w):
-			t.Errorf("%s: %q is not a metric of DESIGN.md (query %s)", where, w, q)
+			t.Errorf("%s: %q is not an exported metric (query %s)", where, w, q)
 		}
 	}
 	if metrics == 0 {

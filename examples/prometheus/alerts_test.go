@@ -1,5 +1,5 @@
 // Package prometheus holds the example Prometheus alerting rules; its test
-// checks them against the metric names of DESIGN.md and runs promtool.
+// checks them against the metric names the module exports (internal/metricnames) and runs promtool.
 package prometheus
 
 import (

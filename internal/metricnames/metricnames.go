@@ -1,5 +1,5 @@
 // Package metricnames lists the Prometheus series the webhook_inbox module
-// exports (DESIGN.md "Metrics", with the histogram's series and the store
+// exports (the README's "Metrics", with the histogram's series and the store
 // gauges), so the example alert rules and dashboard are checked against
 // one list.
 package metricnames

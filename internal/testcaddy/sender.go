@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // Sender posts uniquely numbered, signed events as a webhook sender does
@@ -60,7 +61,7 @@ func (s *Sender) PostOne() {
 		}
 		req, _ := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-UniCraft-Signature", ingress.Sign(s.secret, body))
+		req.Header.Set(signature.UniCraftSignature, ingress.Sign(s.secret, body))
 		resp, err := s.client.Do(req)
 		if err != nil {
 			outcome = "error: " + err.Error()

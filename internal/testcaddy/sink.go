@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // Sink is a downstream app on a fixed 127.0.0.1 port that records every
@@ -103,10 +105,10 @@ func (s *Sink) serve(w http.ResponseWriter, r *http.Request) {
 	mac := hmac.New(sha256.New, s.secret)
 	mac.Write(body)
 	want := hex.EncodeToString(mac.Sum(nil))
-	id := r.Header.Get("X-UniCraft-Event-Id")
+	id := r.Header.Get(signature.UniCraftEventID)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !hmac.Equal([]byte(want), []byte(r.Header.Get("X-UniCraft-Signature"))) {
+	if !hmac.Equal([]byte(want), []byte(r.Header.Get(signature.UniCraftSignature))) {
 		s.badSig++
 		w.WriteHeader(http.StatusUnauthorized)
 		return
