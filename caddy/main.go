@@ -1,4 +1,5 @@
-// Command caddy is Caddy with the webhook_inbox modules built in.
+// Command caddy is Caddy with the webhook_inbox modules and the `caddy
+// webhook` subcommands built in.
 package main
 
 import (
@@ -6,6 +7,7 @@ import (
 
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 
+	_ "github.com/webhookinbox/caddy-webhook-inbox/cli"
 	_ "github.com/webhookinbox/caddy-webhook-inbox/module"
 )
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"go.uber.org/zap"
 )
@@ -20,9 +21,6 @@ import (
 func init() {
 	caddy.RegisterModule(AdminAPI{})
 }
-
-// adminBase is the path prefix of every admin route of the inbox.
-const adminBase = "/webhook_inbox/"
 
 // AdminAPI serves the webhook inbox's routes on Caddy's admin endpoint:
 //
@@ -62,13 +60,13 @@ func (a *AdminAPI) Provision(ctx caddy.Context) error {
 
 // Routes returns the one route that serves every path under /webhook_inbox/.
 func (a *AdminAPI) Routes() []caddy.AdminRoute {
-	return []caddy.AdminRoute{{Pattern: adminBase, Handler: caddy.AdminHandlerFunc(a.serve)}}
+	return []caddy.AdminRoute{{Pattern: adminapi.Base, Handler: caddy.AdminHandlerFunc(a.serve)}}
 }
 
 // serve routes a request by its escaped path, so an escaped '/' in an
 // event ID stays inside the ID.
 func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
-	path := strings.TrimPrefix(r.URL.EscapedPath(), adminBase)
+	path := strings.TrimPrefix(r.URL.EscapedPath(), adminapi.Base)
 	var (
 		handler func(http.ResponseWriter, *http.Request, *App) error
 		allowed []string
@@ -154,43 +152,9 @@ func writeAdminJSON(w http.ResponseWriter, status int, v any) error {
 	return nil
 }
 
-// statsAnswer is the body of GET /webhook_inbox/stats.
-type statsAnswer struct {
-	Targets map[string]targetStats `json:"targets"`
-	Store   storeStats             `json:"store"`
-}
-
-// targetStats is one target's line in the stats.
-type targetStats struct {
-	Pending              int64     `json:"pending"`
-	Dead                 int64     `json:"dead"`
-	OldestPendingSeconds float64   `json:"oldest_pending_seconds"`
-	OldestPending        time.Time `json:"oldest_pending,omitzero"`
-	// Circuit is "closed" or "open"; an orphaned target has no breaker
-	// and reports "closed".
-	Circuit             string    `json:"circuit"`
-	ConsecutiveFailures int       `json:"consecutive_failures"`
-	NextProbe           time.Time `json:"next_probe,omitzero"`
-	// Configured is false for an orphaned target: one with queue entries
-	// or dead letters that the running config no longer defines.
-	Configured bool `json:"configured"`
-}
-
-// storeStats describes the store: its backend and where it keeps its
-// data (dir for Badger), and for a backend on this machine's disk its size
-// and the free space (-1 when unknown). A backend without a disk of its own
-// leaves the sizes out.
-type storeStats struct {
-	Backend        string `json:"backend,omitempty"`
-	Dir            string `json:"dir,omitempty"`
-	Servers        string `json:"servers,omitempty"`
-	FreeSpaceBytes *int64 `json:"free_space_bytes,omitempty"`
-	SizeBytes      *int64 `json:"size_bytes,omitempty"`
-}
-
-// describeStore fills storeStats from the store's optional capabilities.
-func (a *AdminAPI) describeStore(st store.Store) storeStats {
-	var out storeStats
+// describeStore fills adminapi.StoreStats from the store's optional capabilities.
+func (a *AdminAPI) describeStore(st store.Store) adminapi.StoreStats {
+	var out adminapi.StoreStats
 	if d, ok := st.(store.Describer); ok {
 		desc := d.Describe()
 		out.Backend, out.Dir, out.Servers = desc["backend"], desc["dir"], desc["servers"]
@@ -215,13 +179,13 @@ func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error
 	}
 	circuits := app.handle.dispatcher.Circuits()
 	now := time.Now()
-	out := statsAnswer{
-		Targets: make(map[string]targetStats),
+	out := adminapi.Stats{
+		Targets: make(map[string]adminapi.TargetStats),
 		Store:   a.describeStore(st),
 	}
 	for _, name := range statsTargets(app, stats) {
 		st := stats[name]
-		ts := targetStats{
+		ts := adminapi.TargetStats{
 			Pending:              st.Pending,
 			Dead:                 st.Dead,
 			OldestPendingSeconds: ageSeconds(st.OldestPending, now),

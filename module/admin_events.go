@@ -12,13 +12,9 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
-
-// statusOrphaned lists events with deliveries pending for a target the
-// running config no longer defines. It exists only in the admin API: the
-// store does not know which targets are configured.
-const statusOrphaned = "orphaned"
 
 // Limits of GET /webhook_inbox/events.
 const (
@@ -28,84 +24,6 @@ const (
 	// sees everything.
 	defaultEventsLimit = store.DefaultListLimit
 )
-
-// eventsAnswer is the body of GET /webhook_inbox/events. next_cursor is
-// empty on the last page.
-type eventsAnswer struct {
-	Events     []eventSummary `json:"events"`
-	NextCursor string         `json:"next_cursor"`
-}
-
-// eventSummary is one event in a listing.
-type eventSummary struct {
-	ID         string          `json:"id"`
-	Source     string          `json:"source"`
-	Type       string          `json:"type"`
-	Status     store.Status    `json:"status"`
-	ReceivedAt time.Time       `json:"received_at"`
-	ClientIP   string          `json:"client_ip,omitempty"`
-	Targets    []targetSummary `json:"targets"`
-}
-
-// targetSummary is one target's delivery state in a listing; attempts
-// counts the attempts recorded.
-type targetSummary struct {
-	Target   string       `json:"target"`
-	Status   store.Status `json:"status"`
-	Attempts int          `json:"attempts"`
-	Due      time.Time    `json:"due,omitzero"`
-	Reason   string       `json:"reason,omitempty"`
-}
-
-// eventDetail is the body of GET /webhook_inbox/events/{id}. The body is
-// inlined as JSON when it is valid JSON (body_encoding "json"), else it is
-// a base64 string (body_encoding "base64").
-type eventDetail struct {
-	ID           string            `json:"id"`
-	Source       string            `json:"source"`
-	Type         string            `json:"type"`
-	Status       store.Status      `json:"status"`
-	ReceivedAt   time.Time         `json:"received_at"`
-	ClientIP     string            `json:"client_ip,omitempty"`
-	Headers      map[string]string `json:"headers"`
-	Body         json.RawMessage   `json:"body"`
-	BodyEncoding string            `json:"body_encoding"`
-	BodySize     int               `json:"body_size"`
-	Targets      []targetDetail    `json:"targets"`
-}
-
-// targetDetail is one target's full delivery state: attempt_count counts
-// the recorded attempts, run_attempts those since the last replay, and
-// attempts lists them, oldest first.
-type targetDetail struct {
-	Target       string        `json:"target"`
-	Status       store.Status  `json:"status"`
-	Due          time.Time     `json:"due,omitzero"`
-	Since        time.Time     `json:"since,omitzero"`
-	UpdatedAt    time.Time     `json:"updated_at,omitzero"`
-	Reason       string        `json:"reason,omitempty"`
-	RunAttempts  int           `json:"run_attempts"`
-	AttemptCount int           `json:"attempt_count"`
-	Attempts     []attemptView `json:"attempts"`
-}
-
-// attemptView is one delivery attempt: status 0 means no response
-// arrived (timeout, connection error); body is an excerpt of the answer.
-type attemptView struct {
-	At         time.Time `json:"at"`
-	DurationMS float64   `json:"duration_ms"`
-	Status     int       `json:"status"`
-	Error      string    `json:"error,omitempty"`
-	Body       string    `json:"body,omitempty"`
-}
-
-// replayAnswer is the body of POST /webhook_inbox/events/{id}/replay.
-type replayAnswer struct {
-	Status  string   `json:"status"`
-	ID      string   `json:"id"`
-	Source  string   `json:"source"`
-	Targets []string `json:"targets"`
-}
 
 // eventsQuery is a parsed GET /webhook_inbox/events query.
 type eventsQuery struct {
@@ -118,7 +36,7 @@ func parseEventsQuery(q url.Values, now time.Time) (eventsQuery, error) {
 	var eq eventsQuery
 	eq.status = q.Get("status")
 	switch eq.status {
-	case "", statusOrphaned:
+	case "", adminapi.StatusOrphaned:
 	case string(store.StatusPending), string(store.StatusDelivered), string(store.StatusDead), string(store.StatusUnrouted):
 		eq.filter.Status = store.Status(eq.status)
 	default:
@@ -174,7 +92,7 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 		return apiError(http.StatusBadRequest, err)
 	}
 	st := app.handle.store
-	if eq.status == statusOrphaned {
+	if eq.status == adminapi.StatusOrphaned {
 		stats, err := st.Stats(r.Context())
 		if err != nil {
 			return storeError(err)
@@ -188,7 +106,7 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 			}
 		}
 		if len(orphans) == 0 {
-			return writeAdminJSON(w, http.StatusOK, eventsAnswer{Events: []eventSummary{}})
+			return writeAdminJSON(w, http.StatusOK, adminapi.Events{Events: []adminapi.EventSummary{}})
 		}
 		eq.filter.Status, eq.filter.Target, eq.filter.Targets = store.StatusPending, "", orphans
 	}
@@ -196,25 +114,25 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 	if err != nil {
 		return storeError(err)
 	}
-	out := eventsAnswer{Events: make([]eventSummary, 0, len(recs)), NextCursor: next}
+	out := adminapi.Events{Events: make([]adminapi.EventSummary, 0, len(recs)), NextCursor: next}
 	for i := range recs {
 		out.Events = append(out.Events, summarize(&recs[i]))
 	}
 	return writeAdminJSON(w, http.StatusOK, out)
 }
 
-func summarize(rec *store.EventRecord) eventSummary {
-	s := eventSummary{
+func summarize(rec *store.EventRecord) adminapi.EventSummary {
+	s := adminapi.EventSummary{
 		ID:         rec.ID,
 		Source:     rec.Source,
 		Type:       rec.Type,
 		Status:     rec.Status,
 		ReceivedAt: rec.ReceivedAt,
 		ClientIP:   rec.ClientIP,
-		Targets:    make([]targetSummary, 0, len(rec.Deliveries)),
+		Targets:    make([]adminapi.TargetSummary, 0, len(rec.Deliveries)),
 	}
 	for _, d := range rec.Deliveries {
-		s.Targets = append(s.Targets, targetSummary{
+		s.Targets = append(s.Targets, adminapi.TargetSummary{
 			Target:   d.Target,
 			Status:   d.Status,
 			Attempts: len(d.Attempts),
@@ -230,7 +148,7 @@ func (a *AdminAPI) getEvent(w http.ResponseWriter, r *http.Request, app *App, id
 	if err != nil {
 		return storeError(err)
 	}
-	out := eventDetail{
+	out := adminapi.Event{
 		ID:         rec.ID,
 		Source:     rec.Source,
 		Type:       rec.Type,
@@ -239,14 +157,14 @@ func (a *AdminAPI) getEvent(w http.ResponseWriter, r *http.Request, app *App, id
 		ClientIP:   rec.ClientIP,
 		Headers:    rec.Headers,
 		BodySize:   len(rec.Body),
-		Targets:    make([]targetDetail, 0, len(rec.Deliveries)),
+		Targets:    make([]adminapi.TargetDetail, 0, len(rec.Deliveries)),
 	}
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
 	}
 	out.Body, out.BodyEncoding = bodyJSON(rec.Body)
 	for _, d := range rec.Deliveries {
-		td := targetDetail{
+		td := adminapi.TargetDetail{
 			Target:       d.Target,
 			Status:       d.Status,
 			Due:          d.Due,
@@ -255,10 +173,10 @@ func (a *AdminAPI) getEvent(w http.ResponseWriter, r *http.Request, app *App, id
 			Reason:       d.Reason,
 			RunAttempts:  d.RunAttempts,
 			AttemptCount: len(d.Attempts),
-			Attempts:     make([]attemptView, 0, len(d.Attempts)),
+			Attempts:     make([]adminapi.Attempt, 0, len(d.Attempts)),
 		}
 		for _, at := range d.Attempts {
-			td.Attempts = append(td.Attempts, attemptView{
+			td.Attempts = append(td.Attempts, adminapi.Attempt{
 				At:         at.At,
 				DurationMS: float64(at.Duration) / float64(time.Millisecond),
 				Status:     at.Status,
@@ -305,7 +223,7 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 		}
 		return storeError(err)
 	}
-	out := replayAnswer{Status: "requeued", ID: id, Source: rec.Source, Targets: []string{target}}
+	out := adminapi.Replayed{Status: "requeued", ID: id, Source: rec.Source, Targets: []string{target}}
 	if target == "" {
 		out.Targets = make([]string, 0, len(rec.Deliveries))
 		for _, d := range rec.Deliveries {

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
@@ -29,38 +30,6 @@ const (
 	// maxReplayRequest bounds the request body.
 	maxReplayRequest = 64 << 10
 )
-
-// bulkReplayRequest is the body of POST /webhook_inbox/replay.
-type bulkReplayRequest struct {
-	// Status selects what to replay; only "dead" (the default) is supported.
-	Status string `json:"status"`
-	// Target limits the replay to one configured target; empty replays
-	// the dead letters of every configured target.
-	Target string `json:"target"`
-	// Filter is a CEL expression over event, headers, source_ip and
-	// source, like a route rule; empty matches every dead letter.
-	Filter string `json:"filter"`
-	// DryRun counts the matching dead letters and changes nothing.
-	DryRun bool `json:"dry_run"`
-	// Rate paces the redelivery in events per second, at least
-	// MinReplayRate; 0 means DefaultReplayRate.
-	Rate float64 `json:"rate"`
-}
-
-// bulkReplayAnswer is the body of a bulk replay's answer: matched for a
-// dry run; requeued, the rate and how long the queued redeliveries are
-// spread over for a real one. filter_errors counts dead letters the
-// filter could not evaluate (they do not match), filter_error quotes the
-// first such error.
-type bulkReplayAnswer struct {
-	DryRun        bool     `json:"dry_run"`
-	Matched       *int     `json:"matched,omitempty"`
-	Requeued      *int     `json:"requeued,omitempty"`
-	Rate          float64  `json:"rate,omitempty"`
-	SpreadSeconds *float64 `json:"spread_seconds,omitempty"`
-	FilterErrors  int      `json:"filter_errors,omitempty"`
-	FilterError   string   `json:"filter_error,omitempty"`
-}
 
 // replayDead re-queues dead letters in bulk.
 //
@@ -91,7 +60,7 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 	}
 
 	st := app.handle.store
-	var out bulkReplayAnswer
+	var out adminapi.BulkReplayed
 	if req.DryRun {
 		total := 0
 		for _, t := range targets {
@@ -101,7 +70,7 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 				return storeError(err)
 			}
 		}
-		out = bulkReplayAnswer{DryRun: true, Matched: &total}
+		out = adminapi.BulkReplayed{DryRun: true, Matched: &total}
 	} else {
 		interval := time.Duration(float64(time.Second) / req.Rate)
 		total := 0
@@ -115,7 +84,7 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 			}
 		}
 		spread := (time.Duration(total) * interval).Seconds()
-		out = bulkReplayAnswer{Requeued: &total, Rate: req.Rate, SpreadSeconds: &spread}
+		out = adminapi.BulkReplayed{Requeued: &total, Rate: req.Rate, SpreadSeconds: &spread}
 		a.logger.Info("dead letters replayed", zap.Strings("targets", targets),
 			zap.Int("requeued", total), zap.Float64("rate", req.Rate), zap.Bool("filtered", req.Filter != ""))
 	}
@@ -125,8 +94,8 @@ func (a *AdminAPI) replayDead(w http.ResponseWriter, r *http.Request, app *App) 
 
 // decodeReplayRequest reads and checks the body; unknown fields are
 // refused so a misspelt "dry_run" cannot turn a dry run into a replay.
-func decodeReplayRequest(body io.Reader) (bulkReplayRequest, error) {
-	var req bulkReplayRequest
+func decodeReplayRequest(body io.Reader) (adminapi.BulkReplay, error) {
+	var req adminapi.BulkReplay
 	dec := json.NewDecoder(io.LimitReader(body, maxReplayRequest))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {

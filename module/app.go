@@ -1,6 +1,8 @@
 // Package module is the Caddy glue of caddy-webhook-inbox: the
-// webhook_inbox app (storage and targets), the webhook_inbox HTTP handler
-// and their Caddyfile syntax.
+// webhook_inbox app (storage and targets), the webhook_inbox HTTP handler,
+// the storage backend modules, the admin API, metrics and their Caddyfile
+// syntax. Importing it also registers the `caddy webhook` subcommands
+// (package cli), so a Caddy built with xcaddy --with this package has them.
 package module
 
 import (
@@ -15,6 +17,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	// The subcommands come with the module (see the package comment).
+	_ "github.com/webhookinbox/caddy-webhook-inbox/cli"
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )

@@ -1,4 +1,8 @@
-package module
+// Package cli is the `caddy webhook …` subcommands: send and sign on the
+// sender's side, and events, event, replay, stats and tail over Caddy's
+// admin API (an HTTP client of the paths and shapes in adminapi). It
+// registers them with Caddy's command line when imported.
+package cli
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"context"
@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
 // cliTailStandIn serves a growing event list, newest first, in pages
@@ -35,7 +37,7 @@ func (s *cliTailStandIn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.queries = append(s.queries, r.URL.RawQuery)
-	if r.Method != http.MethodGet || r.URL.Path != cliAdminEvents {
+	if r.Method != http.MethodGet || r.URL.Path != adminapi.EventsPath {
 		http.Error(w, `{"error":"unexpected request"}`, http.StatusBadRequest)
 		return
 	}

@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"bytes"
@@ -13,13 +13,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-)
-
-// Admin API paths of the webhook_inbox app (README, "Admin API").
-const (
-	cliAdminEvents = "/webhook_inbox/events"
-	cliAdminReplay = "/webhook_inbox/replay"
-	cliAdminStats  = "/webhook_inbox/stats"
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
 // cliMaxAdminBody caps how much of an admin answer is read.
@@ -151,7 +145,7 @@ func cliWithQuery(path string, q url.Values) string {
 // cliEventPath is the admin path of one event; the ID is escaped, since
 // event IDs are sender-chosen and may hold '/', '?' or spaces.
 func cliEventPath(id string) string {
-	return cliAdminEvents + "/" + url.PathEscape(id)
+	return adminapi.EventsPath + "/" + url.PathEscape(id)
 }
 
 // cliEventsCommand is `caddy webhook events`.
@@ -185,7 +179,7 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 		if err != nil {
 			return err
 		}
-		body, err := admin.do(ctx, http.MethodGet, cliWithQuery(cliAdminEvents, q), nil)
+		body, err := admin.do(ctx, http.MethodGet, cliWithQuery(adminapi.EventsPath, q), nil)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // cliSourceHeader marks requests made by `webhook send --source-header`, so
@@ -256,8 +257,8 @@ func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", cliUserAgent)
-	req.Header.Set(eventIDHeader, id)
-	req.Header.Set(signatureHeader, ingress.Sign(secret, body))
+	req.Header.Set(signature.UniCraftEventID, id)
+	req.Header.Set(signature.UniCraftSignature, ingress.Sign(secret, body))
 	if opts.SourceHeader {
 		req.Header.Set(cliSourceHeader, cliSourceValue)
 	}

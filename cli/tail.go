@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
 // cliTailMaxPages bounds how many pages one poll follows when more events
@@ -127,7 +128,7 @@ func (t *cliTailer) poll(ctx context.Context) error {
 	q := maps.Clone(t.query)
 	var fresh []map[string]any
 	for range cliTailMaxPages {
-		body, err := t.admin.do(ctx, http.MethodGet, cliWithQuery(cliAdminEvents, q), nil)
+		body, err := t.admin.do(ctx, http.MethodGet, cliWithQuery(adminapi.EventsPath, q), nil)
 		if err != nil {
 			return err
 		}

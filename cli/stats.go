@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
 // cliStatsCommand is `caddy webhook stats`.
@@ -34,7 +35,7 @@ pending event and the circuit breaker's state, with GET
 		if err != nil {
 			return err
 		}
-		body, err := admin.do(ctx, http.MethodGet, cliAdminStats, nil)
+		body, err := admin.do(ctx, http.MethodGet, adminapi.StatsPath, nil)
 		if err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package module
+package cli
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
 // cliBulkReplay is the body of POST /webhook_inbox/replay.
@@ -116,7 +117,7 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
 		return cliReplayRequest{}, fmt.Errorf("--rate %v: want events per second, 0 for the default", rate)
 	}
-	return cliReplayRequest{uri: cliAdminReplay, body: &cliBulkReplay{
+	return cliReplayRequest{uri: adminapi.ReplayPath, body: &cliBulkReplay{
 		Status: "dead",
 		Target: target,
 		Filter: strings.TrimSpace(filter),
