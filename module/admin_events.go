@@ -32,6 +32,13 @@ const (
 	// limit events but has a next_cursor, so a client following cursors
 	// still sees everything, and no request scans the whole store.
 	filterScanBudget = 10_000
+	// maxEventsPageBytes bounds the encoded events of one page. Events
+	// carry sender-chosen text (IDs, types; a store written before
+	// ingress.MaxEventTypeLength may hold megabytes of it), so a page
+	// also ends, with a next_cursor, before its events pass this size;
+	// it always holds at least one event, so a client following cursors
+	// still sees everything.
+	maxEventsPageBytes = 1 << 20
 )
 
 // eventsAnswer is the body of GET /webhook_inbox/events. next_cursor is
@@ -202,11 +209,27 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 	if err != nil {
 		return storeError(err)
 	}
+	return writeAdminJSON(w, http.StatusOK, eventsPage(recs, next, maxEventsPageBytes))
+}
+
+// eventsPage summarises recs into a page whose events encode to at most
+// budget bytes, or to the first event alone when that one is larger. A
+// page cut short continues after its last event.
+func eventsPage(recs []relay.EventRecord, next string, budget int) eventsAnswer {
 	out := eventsAnswer{Events: make([]eventSummary, 0, len(recs)), NextCursor: next}
+	size := 64 // the envelope and a cursor
 	for i := range recs {
-		out.Events = append(out.Events, summarize(&recs[i]))
+		s := summarize(&recs[i])
+		enc, err := json.Marshal(s)
+		n := len(enc) + 1 // and the comma
+		if err == nil && i > 0 && size+n > budget {
+			out.NextCursor = relay.Cursor(recs[i-1].Seq)
+			break
+		}
+		size += n
+		out.Events = append(out.Events, s)
 	}
-	return writeAdminJSON(w, http.StatusOK, out)
+	return out
 }
 
 // filteredList lists a page, applying the source and type filters, which

@@ -320,7 +320,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	ev := &relay.Event{
 		ID:         id,
 		Source:     h.Source,
-		Type:       payload.Type,
+		Type:       ingress.EventType(payload.Type),
 		ReceivedAt: start,
 		ClientIP:   clientIP,
 		Headers:    keptHeaders(r.Header),
