@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -39,6 +40,14 @@ const (
 	// it always holds at least one event, so a client following cursors
 	// still sees everything.
 	maxEventsPageBytes = 1 << 20
+)
+
+// The times since and until may name: the store keeps times as Unix
+// nanoseconds in an int64, from late 1677 to early 2262. These are the
+// whole seconds inside that range.
+var (
+	minListTime = time.Unix(math.MinInt64/int64(time.Second), 0).UTC()
+	maxListTime = time.Unix(math.MaxInt64/int64(time.Second), 0).UTC()
 )
 
 // eventsAnswer is the body of GET /webhook_inbox/events. next_cursor is
@@ -165,20 +174,29 @@ func parseEventsQuery(q url.Values, now time.Time) (eventsQuery, error) {
 
 // parseTimeParam reads since or until: an RFC 3339 time, Unix seconds, or
 // a duration meaning that long ago ("90m" is an hour and a half ago).
+//
+// A time outside minListTime..maxListTime is an error: converted to
+// nanoseconds it would overflow, and since=9999-12-31T23:59:59Z listed
+// every event.
 func parseTimeParam(name, s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	var t time.Time
+	if parsed, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		t = parsed
+	} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		t = time.Unix(n, 0)
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		t = now.Add(-d)
+	} else {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time, Unix seconds or a duration ago such as 1h", name, s)
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
+	if t.Before(minListTime) || t.After(maxListTime) {
+		return time.Time{}, fmt.Errorf("%s %q: out of range: want a time from %s to %s",
+			name, s, minListTime.Format(time.RFC3339), maxListTime.Format(time.RFC3339))
 	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time, Unix seconds or a duration ago such as 1h", name, s)
+	return t, nil
 }
 
 func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) error {

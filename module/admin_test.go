@@ -68,6 +68,8 @@ func TestAdminAPI(t *testing.T) {
 			{"until in the past", "?until=2000-01-01T00:00:00Z", nil},
 			{"since a duration ago", "?since=1h", all},
 			{"since unix seconds", fmt.Sprintf("?since=%d", time.Now().Add(time.Hour).Unix()), nil},
+			{"since the last representable second", "?since=2262-04-11T23:47:16Z", nil},
+			{"until the last representable second", "?until=2262-04-11T23:47:16Z", all},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +152,10 @@ func TestAdminAPI(t *testing.T) {
 			{"limit too big", "GET", "/webhook_inbox/events?limit=5000", "", 400, "limit"},
 			{"bad cursor", "GET", "/webhook_inbox/events?cursor=!!!", "", 400, "cursor"},
 			{"bad time", "GET", "/webhook_inbox/events?since=yesterday", "", 400, "since"},
+			{"since past 2262", "GET", "/webhook_inbox/events?since=9999-12-31T23:59:59Z", "", 400, "out of range"},
+			{"until past 2262", "GET", "/webhook_inbox/events?until=9999-12-31T23:59:59Z", "", 400, "out of range"},
+			{"since in year 1", "GET", "/webhook_inbox/events?since=0001-01-01T00:00:00Z", "", 400, "out of range"},
+			{"since in Unix seconds past 2262", "GET", "/webhook_inbox/events?since=100000000000", "", 400, "out of range"},
 			{"bad target name", "GET", "/webhook_inbox/events?target=a%20b", "", 400, "target"},
 			{"stats by POST", "POST", "/webhook_inbox/stats", "", 405, "method"},
 			{"events by DELETE", "DELETE", "/webhook_inbox/events", "", 405, "method"},
