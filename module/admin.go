@@ -36,7 +36,10 @@ const adminBase = "/webhook_inbox/"
 //
 // Every answer is JSON; errors are {"error":"…"} with a 4xx or 5xx status.
 // Answers name targets but never carry their URLs or any secret. Event IDs
-// in paths are URL path-escaped, since an ID may hold '/'.
+// in paths are URL path-escaped, since an ID may hold '/'; the IDs "." and
+// ".." are sent as %2E and %2E%2E, since HTTP clients and Caddy's admin
+// server clean dot segments away (the router matches the escaped path and
+// unescapes the ID segment).
 //
 // Caddy loads every admin.api module by itself; there is nothing to
 // configure.

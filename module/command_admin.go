@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -151,7 +152,20 @@ func cliWithQuery(path string, q url.Values) string {
 // cliEventPath is the admin path of one event; the ID is escaped, since
 // event IDs are sender-chosen and may hold '/', '?' or spaces.
 func cliEventPath(id string) string {
-	return cliAdminEvents + "/" + url.PathEscape(id)
+	return cliAdminEvents + "/" + cliPathSegment(id)
+}
+
+// cliPathSegment escapes s as one path segment. url.PathEscape leaves
+// dots alone, so the IDs "." and ".." would be dot segments, which HTTP
+// clients and Caddy's admin server clean away: `webhook replay ..` became
+// POST /webhook_inbox/replay. Their dots are escaped as %2E; the admin
+// API unescapes the segment.
+func cliPathSegment(s string) string {
+	esc := url.PathEscape(s)
+	if esc == "." || esc == ".." {
+		return strings.ReplaceAll(esc, ".", "%2E")
+	}
+	return esc
 }
 
 // cliEventsCommand is `caddy webhook events`.

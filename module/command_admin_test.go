@@ -140,6 +140,14 @@ func TestCommandAdminRequests(t *testing.T) {
 			},
 		},
 		{
+			name:     "event .. addresses the event",
+			args:     []string{"event", ".."},
+			status:   200,
+			answer:   `{"id":".."}`,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events/%2E%2E"},
+			wantOut:  []string{"id:  .."},
+		},
+		{
 			name:     "event not found",
 			args:     []string{"event", "evt_404"},
 			status:   404,
