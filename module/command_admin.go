@@ -101,13 +101,20 @@ func (a cliAdmin) do(ctx context.Context, method, uri string, body any) ([]byte,
 	select {
 	case ans := <-ch:
 		if ans.err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, uri, ans.err)
+			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{ans.err})
 		}
 		return ans.body, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
+
+// cliSafeError is an error whose text is made safe for a terminal: an
+// admin error answer may quote sender-chosen IDs and types.
+type cliSafeError struct{ err error }
+
+func (e cliSafeError) Error() string { return cliSafe(e.err.Error()) }
+func (e cliSafeError) Unwrap() error { return e.err }
 
 // cliEventsQuery builds the query of GET /webhook_inbox/events from flags.
 func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
