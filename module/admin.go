@@ -168,9 +168,13 @@ type targetStats struct {
 	Circuit             string    `json:"circuit"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	NextProbe           time.Time `json:"next_probe,omitzero"`
-	// Configured is false for an orphaned target: one with queue entries
-	// or dead letters that the running config no longer defines.
+	// Configured is false for a target with queue entries or dead
+	// letters that the running config no longer defines.
 	Configured bool `json:"configured"`
+	// Orphaned is true for a target that is not configured but still has
+	// pending deliveries: they wait until it is configured again (the
+	// events list shows them with status=orphaned).
+	Orphaned bool `json:"orphaned"`
 }
 
 // storeStats describes the store; free_space_bytes is -1 when unknown.
@@ -207,6 +211,7 @@ func (a *AdminAPI) stats(w http.ResponseWriter, _ *http.Request, app *App) error
 			Circuit:              "closed",
 		}
 		_, ts.Configured = app.Targets[name]
+		ts.Orphaned = isOrphaned(app, name, st)
 		if c, ok := circuits[name]; ok {
 			if c.Open {
 				ts.Circuit = "open"
@@ -237,12 +242,19 @@ func statsTargets(app *App, stats map[string]relay.TargetStats) []string {
 func orphanedTargets(app *App, stats map[string]relay.TargetStats) []string {
 	var out []string
 	for name, st := range stats {
-		if _, ok := app.Targets[name]; !ok && st.Pending > 0 {
+		if isOrphaned(app, name, st) {
 			out = append(out, name)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// isOrphaned reports whether target name has pending deliveries but the
+// running config does not define it.
+func isOrphaned(app *App, name string, st relay.TargetStats) bool {
+	_, configured := app.Targets[name]
+	return !configured && st.Pending > 0
 }
 
 // runningApps lists the started webhook_inbox apps, oldest first. The

@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -371,14 +372,17 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 		if err := validateName(target); err != nil {
 			return apiError(http.StatusBadRequest, fmt.Errorf("target %w", err))
 		}
-		if _, ok := app.Targets[target]; !ok {
-			return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", target))
-		}
 	}
 	inbox := app.handle.inbox
 	rec, err := inbox.Get(id)
 	if err != nil {
 		return storeError(err)
+	}
+	// A target the config no longer defines may still be one the event
+	// was routed to (an orphaned target): replaying to it alone is what
+	// replaying to all its targets already does for it.
+	if _, configured := app.Targets[target]; target != "" && !configured && !routedTo(rec, target) {
+		return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", target))
 	}
 	if len(rec.Deliveries) == 0 {
 		return apiError(http.StatusConflict, fmt.Errorf("event %s is unrouted: it has no target to replay to", id))
@@ -398,6 +402,11 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 	}
 	a.logger.Info("event replayed", zap.String("event_id", id), zap.Strings("targets", out.Targets))
 	return writeAdminJSON(w, http.StatusAccepted, out)
+}
+
+// routedTo reports whether rec has a delivery to target.
+func routedTo(rec *relay.EventRecord, target string) bool {
+	return slices.ContainsFunc(rec.Deliveries, func(d relay.TargetState) bool { return d.Target == target })
 }
 
 func (a *AdminAPI) deleteEvent(w http.ResponseWriter, _ *http.Request, app *App, id string) error {

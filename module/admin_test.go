@@ -296,14 +296,18 @@ func TestAdminOrphaned(t *testing.T) {
 		Targets map[string]struct {
 			Pending    int64 `json:"pending"`
 			Configured bool  `json:"configured"`
+			Orphaned   bool  `json:"orphaned"`
 		} `json:"targets"`
 	}
 	adminGet(t, in, "/webhook_inbox/stats", &stats)
-	if p := stats.Targets["pager"]; p.Pending != 1 || p.Configured {
-		t.Errorf("pager in stats: %+v, want 1 pending, not configured", p)
+	if p := stats.Targets["pager"]; p.Pending != 1 || p.Configured || !p.Orphaned {
+		t.Errorf("pager in stats: %+v, want 1 pending, not configured, orphaned", p)
 	}
-	if g := stats.Targets["pager_gone"]; !g.Configured || g.Pending != 0 {
-		t.Errorf("configured idle target: %+v, want listed with zeros", g)
+	if g := stats.Targets["pager_gone"]; !g.Configured || g.Pending != 0 || g.Orphaned {
+		t.Errorf("configured idle target: %+v, want listed with zeros, not orphaned", g)
+	}
+	if a := stats.Targets["app"]; a.Orphaned {
+		t.Errorf("app in stats: %+v, want not orphaned", a)
 	}
 	tests := []struct {
 		query string
@@ -324,6 +328,21 @@ func TestAdminOrphaned(t *testing.T) {
 	samples := scrape(t, "http://"+in.Admin+"/metrics")
 	if v, ok := samples.value("caddy_webhook_inbox_queue_depth", "target", "pager"); !ok || v != 1 {
 		t.Errorf("queue_depth{target=pager} = %v (present %v), want 1", v, ok)
+	}
+	replays := []struct {
+		name, path string
+		want       int
+		wantBody   string
+	}{
+		{"to the orphaned target", "/webhook_inbox/events/stuck-1/replay?target=pager", 202, `"targets":["pager"]`},
+		{"to a configured target it was not routed to", "/webhook_inbox/events/stuck-1/replay?target=pager_gone", 404, "not routed"},
+		{"to a target neither configured nor routed to", "/webhook_inbox/events/stuck-1/replay?target=nope", 400, "not configured"},
+		{"to every target", "/webhook_inbox/events/stuck-1/replay", 202, `"status":"requeued"`},
+	}
+	for _, tt := range replays {
+		if got := adminCall(t, in, http.MethodPost, tt.path, ""); got.status != tt.want || !strings.Contains(got.body, tt.wantBody) {
+			t.Errorf("replay %s: %d %s, want %d with %s", tt.name, got.status, got.body, tt.want, tt.wantBody)
+		}
 	}
 	if _, ok := samples.value("caddy_webhook_inbox_target_up", "target", "pager"); ok {
 		t.Error("target_up reported for a target that is not configured")

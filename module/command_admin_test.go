@@ -259,6 +259,22 @@ func TestCommandAdminRequests(t *testing.T) {
 			},
 		},
 		{
+			name:   "stats mark orphaned targets",
+			args:   []string{"stats"},
+			status: 200,
+			answer: `{"targets":{
+				"app":{"pending":0,"dead":0,"circuit":"closed","configured":true},
+				"gone":{"pending":2,"dead":0,"circuit":"closed","configured":false,"orphaned":true},
+				"old":{"pending":0,"dead":3,"circuit":"closed","configured":false}}}`,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/stats"},
+			wantOut: []string{
+				"app              0        0     -               closed\n",
+				"gone (orphaned)  2        0     -               closed\n",
+				"old (removed)    0        3     -               closed\n",
+				"orphaned: not in the running config",
+			},
+		},
+		{
 			name:     "stats as a list",
 			args:     []string{"stats"},
 			status:   200,
