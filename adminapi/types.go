@@ -24,9 +24,13 @@ type TargetStats struct {
 	Circuit             string    `json:"circuit"`
 	ConsecutiveFailures int       `json:"consecutive_failures"`
 	NextProbe           time.Time `json:"next_probe,omitzero"`
-	// Configured is false for an orphaned target: one with queue entries
-	// or dead letters that the running config no longer defines.
+	// Configured is false for a target with queue entries or dead
+	// letters that the running config no longer defines.
 	Configured bool `json:"configured"`
+	// Orphaned is true for a target that is not configured but still has
+	// pending deliveries: they wait until it is configured again (the
+	// events list shows them with status=orphaned).
+	Orphaned bool `json:"orphaned"`
 }
 
 // StoreStats describes the store: its backend and where it keeps its

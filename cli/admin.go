@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -94,13 +95,20 @@ func (a cliAdmin) do(ctx context.Context, method, uri string, body any) ([]byte,
 	select {
 	case ans := <-ch:
 		if ans.err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, uri, ans.err)
+			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{ans.err})
 		}
 		return ans.body, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
+
+// cliSafeError is an error whose text is made safe for a terminal: an
+// admin error answer may quote sender-chosen IDs and types.
+type cliSafeError struct{ err error }
+
+func (e cliSafeError) Error() string { return cliSafe(e.err.Error()) }
+func (e cliSafeError) Unwrap() error { return e.err }
 
 // cliEventsQuery builds the query of GET /webhook_inbox/events from flags.
 func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
@@ -145,7 +153,20 @@ func cliWithQuery(path string, q url.Values) string {
 // cliEventPath is the admin path of one event; the ID is escaped, since
 // event IDs are sender-chosen and may hold '/', '?' or spaces.
 func cliEventPath(id string) string {
-	return adminapi.EventsPath + "/" + url.PathEscape(id)
+	return adminapi.EventsPath + "/" + cliPathSegment(id)
+}
+
+// cliPathSegment escapes s as one path segment. url.PathEscape leaves
+// dots alone, so the IDs "." and ".." would be dot segments, which HTTP
+// clients and Caddy's admin server clean away: `webhook replay ..` became
+// POST /webhook_inbox/replay. Their dots are escaped as %2E; the admin
+// API unescapes the segment.
+func cliPathSegment(s string) string {
+	esc := url.PathEscape(s)
+	if esc == "." || esc == ".." {
+		return strings.ReplaceAll(esc, ".", "%2E")
+	}
+	return esc
 }
 
 // cliEventsCommand is `caddy webhook events`.

@@ -74,6 +74,26 @@ const cliEventAnswer = `{
 	"body":"{\"event\":\"request.failed\",\"data\":{\"retry_count\":3}}"
 }`
 
+// cliHostileEvents is an events answer as encoding/json writes it: C0
+// controls are escaped, but DEL, C1 controls and bidi overrides are raw
+// UTF-8.
+const cliHostileEvents = "{\"events\":[{\"id\":\"evt\u202e1\",\"source\":\"unicraft\"," +
+	"\"type\":\"a\u009bb\u2066c\x7fd\u200fe\u0085f\",\"status\":\"dead\"}],\"next_cursor\":\"\"}"
+
+// cliTerminalUnsafe reports the first character of s that a terminal
+// would act on (a control other than a line break, a bidi control).
+func cliTerminalUnsafe(s string) (rune, bool) {
+	for _, r := range s {
+		switch {
+		case r == '\n':
+		case r < 0x20, r >= 0x7f && r <= 0x9f, r == 0x061c, r == 0x200e, r == 0x200f,
+			r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+			return r, true
+		}
+	}
+	return 0, false
+}
+
 func TestCommandAdminRequests(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -140,6 +160,46 @@ func TestCommandAdminRequests(t *testing.T) {
 			},
 		},
 		{
+			name:     "event .. addresses the event",
+			args:     []string{"event", ".."},
+			status:   200,
+			answer:   `{"id":".."}`,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events/%2E%2E"},
+			wantOut:  []string{"id:  .."},
+		},
+		{
+			name:     "events table with C1 and bidi controls",
+			args:     []string{"events"},
+			status:   200,
+			answer:   cliHostileEvents,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events"},
+			wantOut:  []string{"evt?1", "a?b?c?d?e?f"},
+		},
+		{
+			name:     "events as JSON escapes C1 and bidi controls",
+			args:     []string{"events", "--json"},
+			status:   200,
+			answer:   cliHostileEvents,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events"},
+			wantOut:  []string{`"id": "evt\u202e1"`, `"type": "a\u009bb\u2066c\u007fd\u200fe\u0085f"`},
+		},
+		{
+			name:     "event with hostile attempt errors",
+			args:     []string{"event", "evt_1"},
+			status:   200,
+			answer:   "{\"id\":\"evt_1\",\"targets\":[{\"target\":\"app\",\"status\":\"dead\",\"attempts\":[{\"status\":0,\"error\":\"dial \u202egnp.exe\u009b2J\"}]}]}",
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events/evt_1"},
+			wantOut:  []string{"error=dial ?gnp.exe?2J"},
+		},
+		{
+			name:     "error answer with bidi controls",
+			args:     []string{"event", "evt\u202e1"},
+			status:   404,
+			answer:   "{\"error\":\"getting event evt\u202e1: event not found\"}",
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/events/evt%E2%80%AE1"},
+			wantErr:  "getting event evt?1: event not found",
+		},
+		{
 			name:     "event not found",
 			args:     []string{"event", "evt_404"},
 			status:   404,
@@ -199,6 +259,22 @@ func TestCommandAdminRequests(t *testing.T) {
 			},
 		},
 		{
+			name:   "stats mark orphaned targets",
+			args:   []string{"stats"},
+			status: 200,
+			answer: `{"targets":{
+				"app":{"pending":0,"dead":0,"circuit":"closed","configured":true},
+				"gone":{"pending":2,"dead":0,"circuit":"closed","configured":false,"orphaned":true},
+				"old":{"pending":0,"dead":3,"circuit":"closed","configured":false}}}`,
+			wantCall: &cliAdminCall{method: "GET", path: "/webhook_inbox/stats"},
+			wantOut: []string{
+				"app              0        0     -               closed\n",
+				"gone (orphaned)  2        0     -               closed\n",
+				"old (removed)    0        3     -               closed\n",
+				"orphaned: not in the running config",
+			},
+		},
+		{
 			name:     "stats as a list",
 			args:     []string{"stats"},
 			status:   200,
@@ -226,6 +302,14 @@ func TestCommandAdminRequests(t *testing.T) {
 				}
 			} else if err != nil {
 				t.Fatal(err)
+			}
+			if err != nil {
+				if r, bad := cliTerminalUnsafe(err.Error()); bad {
+					t.Errorf("error carries %U raw: %q", r, err)
+				}
+			}
+			if r, bad := cliTerminalUnsafe(out); bad {
+				t.Errorf("output carries %U raw: %q", r, out)
 			}
 			admin.mu.Lock()
 			calls := admin.calls

@@ -89,6 +89,13 @@ func TestCommandReplayFlags(t *testing.T) {
 		{name: "one event", args: []string{"evt_1"}, wantURI: "/webhook_inbox/events/evt_1/replay"},
 		{name: "one event to a target", args: []string{"evt_1", "--target", "app"}, wantURI: "/webhook_inbox/events/evt_1/replay?target=app"},
 		{name: "id is escaped", args: []string{"a/b c?d"}, wantURI: "/webhook_inbox/events/a%2Fb%20c%3Fd/replay"},
+		// Dot segments are cleaned away by HTTP servers and clients ("replay
+		// .." would become POST /webhook_inbox/replay): their dots are escaped.
+		{name: "id . is escaped", args: []string{"."}, wantURI: "/webhook_inbox/events/%2E/replay"},
+		{name: "id .. is escaped", args: []string{".."}, wantURI: "/webhook_inbox/events/%2E%2E/replay"},
+		{name: "dots elsewhere are kept", args: []string{"..."}, wantURI: "/webhook_inbox/events/.../replay"},
+		{name: "dots around an escaped slash are kept", args: []string{"a/../b"}, wantURI: "/webhook_inbox/events/a%2F..%2Fb/replay"},
+		{name: "a literal %2E is escaped", args: []string{"%2E%2E"}, wantURI: "/webhook_inbox/events/%252E%252E/replay"},
 		{
 			name:     "dead letters",
 			args:     []string{"--dead"},

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
+	"github.com/webhookinbox/caddy-webhook-inbox/store/badger"
 )
 
 // TestCLIAgainstRunningInstance drives the admin-backed subcommands
@@ -98,4 +100,57 @@ func TestCLIAgainstRunningInstance(t *testing.T) {
 			t.Fatalf("tail output lacks %s:\n%s", id, out)
 		}
 	})
+}
+
+// TestCLIDotIDs addresses events whose IDs are path dot segments, or look
+// escaped, through the real binary and a real admin endpoint: each
+// command reaches that event, never the route a cleaned path would name
+// ("replay .." must not become a bulk replay). The events are written to
+// the store before caddy starts, so the test holds whatever IDs ingress
+// accepts.
+func TestCLIDotIDs(t *testing.T) {
+	ids := []string{".", "..", "...", "a/../b", "./x", "%2E%2E", "%2F"}
+	in := testcaddy.New(t, cliConfig, "TEST_CLI_SECRET=cli-live-secret")
+	st, err := badger.Open(in.Data, badger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		ev := &store.Event{ID: id, Source: "unicraft", Type: "request.completed", ReceivedAt: time.Now(),
+			Body: []byte(`{"event":"request.completed"}`), Targets: []string{"app"}}
+		if _, err := st.Accept(context.Background(), ev); err != nil {
+			t.Fatalf("seeding %q: %v", id, err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	in.Start()
+	admin := "--address=" + in.Admin
+	for _, id := range ids {
+		t.Run(id, func(t *testing.T) {
+			tests := []struct {
+				name string
+				args []string
+				want string // the "status" of the answer; "" for an event
+			}{
+				{"event", []string{"webhook", "event", id, "--json", admin}, ""},
+				{"replay", []string{"webhook", "replay", id, "--json", admin}, "requeued"},
+				{"replay to a target", []string{"webhook", "replay", id, "--target", "app", "--json", admin}, "requeued"},
+			}
+			for _, tt := range tests {
+				out, errOut, code := cliRunBinary(t, nil, nil, tt.args...)
+				if code != 0 {
+					t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", tt.name, code, out, errOut)
+				}
+				var got struct {
+					ID     string `json:"id"`
+					Status string `json:"status"`
+				}
+				if err := json.Unmarshal([]byte(out), &got); err != nil || got.ID != id || tt.want != "" && got.Status != tt.want {
+					t.Errorf("%s: answer %s (%v), want event %q", tt.name, out, err, id)
+				}
+			}
+		})
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The admin API's answers are read liberally: decoded into maps, with the
@@ -74,11 +75,12 @@ func cliString(v any) string {
 	}
 }
 
-// cliSafe replaces control characters, so sender-chosen text cannot move
-// the cursor, recolour the terminal or break a table row.
+// cliSafe replaces terminal controls, so sender-chosen text cannot move
+// the cursor, recolour the terminal, reorder what follows or break a
+// table row.
 func cliSafe(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		if cliTerminalControl(r) {
 			return '?'
 		}
 		return r
@@ -88,14 +90,32 @@ func cliSafe(s string) string {
 // cliSafeLines is cliSafe that keeps line breaks.
 func cliSafeLines(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r != '\n' && unicode.IsControl(r) {
+		if r != '\n' && cliTerminalControl(r) {
 			return '?'
 		}
 		return r
 	}, s)
 }
 
-// cliPrintJSON prints body indented, or as it is when it is not JSON.
+// cliTerminalControl reports whether a terminal acts on r rather than
+// showing it: C0 and C1 controls and DEL (escape sequences start with
+// ESC or with the C1 CSI), and the bidirectional controls that make the
+// text after them read in another order (embeddings and overrides
+// U+202A–U+202E, isolates U+2066–U+2069, and the marks U+200E, U+200F
+// and U+061C).
+func cliTerminalControl(r rune) bool {
+	switch {
+	case unicode.IsControl(r):
+		return true
+	case r == '\u061c', r == '\u200e', r == '\u200f':
+		return true
+	case r >= '\u202a' && r <= '\u202e', r >= '\u2066' && r <= '\u2069':
+		return true
+	}
+	return false
+}
+
+// cliPrintJSON prints body indented, or as safe text when it is not JSON.
 func cliPrintJSON(w io.Writer, body []byte) error {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, bytes.TrimSpace(body), "", "  "); err != nil {
@@ -103,8 +123,32 @@ func cliPrintJSON(w io.Writer, body []byte) error {
 		return err
 	}
 	buf.WriteByte('\n')
-	_, err := w.Write(buf.Bytes())
+	_, err := w.Write(cliEscapeJSON(buf.Bytes()))
 	return err
+}
+
+// cliEscapeJSON rewrites the terminal controls that encoding/json leaves
+// raw in strings (DEL, C1 and bidi controls; it escapes C0 itself) as
+// \uXXXX escapes, and invalid UTF-8 as \ufffd, so valid JSON still means
+// the same and is safe to print. Outside strings valid JSON is ASCII, so
+// every such character is inside a string, where the escape is
+// equivalent; C0 bytes are left alone, as only whitespace between tokens
+// can hold them.
+func cliEscapeJSON(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			out = append(out, `\ufffd`...)
+		case r >= 0x20 && cliTerminalControl(r):
+			out = fmt.Appendf(out, `\u%04x`, r)
+		default:
+			out = append(out, b[i:i+size]...)
+		}
+		i += size
+	}
+	return out
 }
 
 // cliDecodeEvents reads a GET /webhook_inbox/events answer: an object with

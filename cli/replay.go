@@ -130,10 +130,10 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 func cliPrintReplay(w io.Writer, body []byte, id string) error {
 	m, ok := cliDecodeObject(body)
 	if !ok {
-		fmt.Fprintf(w, "replayed %s\n", id)
+		fmt.Fprintf(w, "replayed %s\n", cliSafe(id))
 		return nil
 	}
-	line := "replayed " + id
+	line := "replayed " + cliSafe(id)
 	if targets := cliTargetNames(m); targets != "" {
 		line += " to " + targets
 	}

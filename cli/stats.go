@@ -101,10 +101,16 @@ func cliPrintStats(w io.Writer, body []byte) error {
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPENDING\tDEAD\tOLDEST PENDING\tCIRCUIT")
+	marks := map[string]bool{}
 	for _, r := range rows {
 		pending, _ := cliField(r.fields, "pending", "queue_depth")
 		dead, _ := cliField(r.fields, "dead", "dead_letters")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cliSafe(r.name),
+		name := cliSafe(r.name)
+		if mark := cliTargetMark(r.fields); mark != "" {
+			name += " (" + mark + ")"
+			marks[mark] = true
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name,
 			cliOr(cliString(pending), "0"), cliOr(cliString(dead), "0"),
 			cliOldestPending(r.fields, time.Now()), cliCircuit(r.fields))
 	}
@@ -112,10 +118,35 @@ func cliPrintStats(w io.Writer, body []byte) error {
 	if len(rows) == 0 {
 		fmt.Fprintln(w, "(no targets with pending or dead events)")
 	}
+	if marks[cliMarkOrphaned] {
+		fmt.Fprintln(w, "orphaned: not in the running config; its pending deliveries wait until it is configured again")
+	}
+	if marks[cliMarkRemoved] {
+		fmt.Fprintln(w, "removed: not in the running config; only its dead letters are left")
+	}
 	for _, k := range slices.Sorted(maps.Keys(other)) {
 		fmt.Fprintf(w, "%s: %s\n", cliSafe(k), cliString(other[k]))
 	}
 	return nil
+}
+
+// How `webhook stats` marks a target the running config does not define.
+const (
+	cliMarkOrphaned = "orphaned" // with pending deliveries
+	cliMarkRemoved  = "removed"  // with dead letters only
+)
+
+// cliTargetMark returns how a stats row is marked: "orphaned" or
+// "removed" when the admin API says the target is not configured, else
+// nothing.
+func cliTargetMark(f map[string]any) string {
+	switch {
+	case f["orphaned"] == true:
+		return cliMarkOrphaned
+	case f["configured"] == false:
+		return cliMarkRemoved
+	}
+	return ""
 }
 
 // cliOr returns s, or def when s is empty.

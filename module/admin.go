@@ -33,7 +33,10 @@ func init() {
 //
 // Every answer is JSON; errors are {"error":"…"} with a 4xx or 5xx status.
 // Answers name targets but never carry their URLs or any secret. Event IDs
-// in paths are URL path-escaped, since an ID may hold '/'.
+// in paths are URL path-escaped, since an ID may hold '/'; the IDs "." and
+// ".." are sent as %2E and %2E%2E, since HTTP clients and Caddy's admin
+// server clean dot segments away (the router matches the escaped path and
+// unescapes the ID segment).
 //
 // Caddy loads every admin.api module by itself; there is nothing to
 // configure.
@@ -193,6 +196,7 @@ func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error
 			Circuit:              "closed",
 		}
 		_, ts.Configured = app.Targets[name]
+		ts.Orphaned = isOrphaned(app, name, st)
 		if c, ok := circuits[name]; ok {
 			if c.Open {
 				ts.Circuit = "open"
@@ -223,12 +227,19 @@ func statsTargets(app *App, stats map[string]store.TargetStats) []string {
 func orphanedTargets(app *App, stats map[string]store.TargetStats) []string {
 	var out []string
 	for name, st := range stats {
-		if _, ok := app.Targets[name]; !ok && st.Pending > 0 {
+		if isOrphaned(app, name, st) {
 			out = append(out, name)
 		}
 	}
 	slices.Sort(out)
 	return out
+}
+
+// isOrphaned reports whether target name has pending deliveries but the
+// running config does not define it.
+func isOrphaned(app *App, name string, st store.TargetStats) bool {
+	_, configured := app.Targets[name]
+	return !configured && st.Pending > 0
 }
 
 // runningApps lists the started webhook_inbox apps, oldest first. The

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -23,6 +25,21 @@ const (
 	// next_cursor (see store.ListFilter.Limit): a client following cursors
 	// sees everything.
 	defaultEventsLimit = store.DefaultListLimit
+	// maxEventsPageBytes bounds the encoded events of one page. Events
+	// carry sender-chosen text (IDs, types; a store written before
+	// ingress.MaxEventTypeLength may hold megabytes of it), so a page
+	// also ends, with a next_cursor, before its events pass this size;
+	// it always holds at least one event, so a client following cursors
+	// still sees everything.
+	maxEventsPageBytes = 1 << 20
+)
+
+// The times since and until may name: the store keeps times as Unix
+// nanoseconds in an int64, from late 1677 to early 2262. These are the
+// whole seconds inside that range.
+var (
+	minListTime = time.Unix(math.MinInt64/int64(time.Second), 0).UTC()
+	maxListTime = time.Unix(math.MaxInt64/int64(time.Second), 0).UTC()
 )
 
 // eventsQuery is a parsed GET /webhook_inbox/events query.
@@ -70,20 +87,29 @@ func parseEventsQuery(q url.Values, now time.Time) (eventsQuery, error) {
 
 // parseTimeParam reads since or until: an RFC 3339 time, Unix seconds, or
 // a duration meaning that long ago ("90m" is an hour and a half ago).
+//
+// A time outside minListTime..maxListTime is an error: converted to
+// nanoseconds it would overflow, and since=9999-12-31T23:59:59Z listed
+// every event.
 func parseTimeParam(name, s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+	var t time.Time
+	if parsed, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		t = parsed
+	} else if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		t = time.Unix(n, 0)
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		t = now.Add(-d)
+	} else {
+		return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time, Unix seconds or a duration ago such as 1h", name, s)
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.Unix(n, 0), nil
+	if t.Before(minListTime) || t.After(maxListTime) {
+		return time.Time{}, fmt.Errorf("%s %q: out of range: want a time from %s to %s",
+			name, s, minListTime.Format(time.RFC3339), maxListTime.Format(time.RFC3339))
 	}
-	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want an RFC 3339 time, Unix seconds or a duration ago such as 1h", name, s)
+	return t, nil
 }
 
 func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) error {
@@ -114,11 +140,27 @@ func (a *AdminAPI) listEvents(w http.ResponseWriter, r *http.Request, app *App) 
 	if err != nil {
 		return storeError(err)
 	}
+	return writeAdminJSON(w, http.StatusOK, eventsPage(recs, next, maxEventsPageBytes))
+}
+
+// eventsPage summarises recs into a page whose events encode to at most
+// budget bytes, or to the first event alone when that one is larger. A
+// page cut short continues after its last event.
+func eventsPage(recs []store.EventRecord, next string, budget int) adminapi.Events {
 	out := adminapi.Events{Events: make([]adminapi.EventSummary, 0, len(recs)), NextCursor: next}
+	size := 64 // the envelope and a cursor
 	for i := range recs {
-		out.Events = append(out.Events, summarize(&recs[i]))
+		s := summarize(&recs[i])
+		enc, err := json.Marshal(s)
+		n := len(enc) + 1 // and the comma
+		if err == nil && i > 0 && size+n > budget {
+			out.NextCursor = recs[i-1].Cursor
+			break
+		}
+		size += n
+		out.Events = append(out.Events, s)
 	}
-	return writeAdminJSON(w, http.StatusOK, out)
+	return out
 }
 
 func summarize(rec *store.EventRecord) adminapi.EventSummary {
@@ -204,15 +246,18 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 		if err := validateName(target); err != nil {
 			return apiError(http.StatusBadRequest, fmt.Errorf("target %w", err))
 		}
-		if _, ok := app.Targets[target]; !ok {
-			return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", target))
-		}
 	}
 	st := app.handle.store
 	// Resolved once, so the replay acts on exactly the event read here.
 	rec, err := st.Get(r.Context(), r.URL.Query().Get("source"), id)
 	if err != nil {
 		return storeError(err)
+	}
+	// A target the config no longer defines may still be one the event
+	// was routed to (an orphaned target): replaying to it alone is what
+	// replaying to all its targets already does for it.
+	if _, configured := app.Targets[target]; target != "" && !configured && !routedTo(rec, target) {
+		return apiError(http.StatusBadRequest, fmt.Errorf("target %q is not configured", target))
 	}
 	if len(rec.Deliveries) == 0 {
 		return apiError(http.StatusConflict, fmt.Errorf("event %s is unrouted: it has no target to replay to", id))
@@ -232,6 +277,11 @@ func (a *AdminAPI) replayEvent(w http.ResponseWriter, r *http.Request, app *App,
 	}
 	a.logger.Info("event replayed", zap.String("source", rec.Source), zap.String("event_id", id), zap.Strings("targets", out.Targets))
 	return writeAdminJSON(w, http.StatusAccepted, out)
+}
+
+// routedTo reports whether rec has a delivery to target.
+func routedTo(rec *store.EventRecord, target string) bool {
+	return slices.ContainsFunc(rec.Deliveries, func(d store.TargetState) bool { return d.Target == target })
 }
 
 func (a *AdminAPI) deleteEvent(w http.ResponseWriter, r *http.Request, app *App, id string) error {

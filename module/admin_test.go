@@ -68,6 +68,8 @@ func TestAdminAPI(t *testing.T) {
 			{"until in the past", "?until=2000-01-01T00:00:00Z", nil},
 			{"since a duration ago", "?since=1h", all},
 			{"since unix seconds", fmt.Sprintf("?since=%d", time.Now().Add(time.Hour).Unix()), nil},
+			{"since the last representable second", "?since=2262-04-11T23:47:16Z", nil},
+			{"until the last representable second", "?until=2262-04-11T23:47:16Z", all},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +152,10 @@ func TestAdminAPI(t *testing.T) {
 			{"limit too big", "GET", "/webhook_inbox/events?limit=5000", "", 400, "limit"},
 			{"bad cursor", "GET", "/webhook_inbox/events?cursor=!!!", "", 400, "cursor"},
 			{"bad time", "GET", "/webhook_inbox/events?since=yesterday", "", 400, "since"},
+			{"since past 2262", "GET", "/webhook_inbox/events?since=9999-12-31T23:59:59Z", "", 400, "out of range"},
+			{"until past 2262", "GET", "/webhook_inbox/events?until=9999-12-31T23:59:59Z", "", 400, "out of range"},
+			{"since in year 1", "GET", "/webhook_inbox/events?since=0001-01-01T00:00:00Z", "", 400, "out of range"},
+			{"since in Unix seconds past 2262", "GET", "/webhook_inbox/events?since=100000000000", "", 400, "out of range"},
 			{"bad target name", "GET", "/webhook_inbox/events?target=a%20b", "", 400, "target"},
 			{"stats by POST", "POST", "/webhook_inbox/stats", "", 405, "method"},
 			{"events by DELETE", "DELETE", "/webhook_inbox/events", "", 405, "method"},
@@ -290,14 +296,18 @@ func TestAdminOrphaned(t *testing.T) {
 		Targets map[string]struct {
 			Pending    int64 `json:"pending"`
 			Configured bool  `json:"configured"`
+			Orphaned   bool  `json:"orphaned"`
 		} `json:"targets"`
 	}
 	adminGet(t, in, "/webhook_inbox/stats", &stats)
-	if p := stats.Targets["pager"]; p.Pending != 1 || p.Configured {
-		t.Errorf("pager in stats: %+v, want 1 pending, not configured", p)
+	if p := stats.Targets["pager"]; p.Pending != 1 || p.Configured || !p.Orphaned {
+		t.Errorf("pager in stats: %+v, want 1 pending, not configured, orphaned", p)
 	}
-	if g := stats.Targets["pager_gone"]; !g.Configured || g.Pending != 0 {
-		t.Errorf("configured idle target: %+v, want listed with zeros", g)
+	if g := stats.Targets["pager_gone"]; !g.Configured || g.Pending != 0 || g.Orphaned {
+		t.Errorf("configured idle target: %+v, want listed with zeros, not orphaned", g)
+	}
+	if a := stats.Targets["app"]; a.Orphaned {
+		t.Errorf("app in stats: %+v, want not orphaned", a)
 	}
 	tests := []struct {
 		query string
@@ -318,6 +328,21 @@ func TestAdminOrphaned(t *testing.T) {
 	samples := scrape(t, "http://"+in.Admin+"/metrics")
 	if v, ok := samples.value("caddy_webhook_inbox_queue_depth", "target", "pager"); !ok || v != 1 {
 		t.Errorf("queue_depth{target=pager} = %v (present %v), want 1", v, ok)
+	}
+	replays := []struct {
+		name, path string
+		want       int
+		wantBody   string
+	}{
+		{"to the orphaned target", "/webhook_inbox/events/stuck-1/replay?target=pager", 202, `"targets":["pager"]`},
+		{"to a configured target it was not routed to", "/webhook_inbox/events/stuck-1/replay?target=pager_gone", 404, "not routed"},
+		{"to a target neither configured nor routed to", "/webhook_inbox/events/stuck-1/replay?target=nope", 400, "not configured"},
+		{"to every target", "/webhook_inbox/events/stuck-1/replay", 202, `"status":"requeued"`},
+	}
+	for _, tt := range replays {
+		if got := adminCall(t, in, http.MethodPost, tt.path, ""); got.status != tt.want || !strings.Contains(got.body, tt.wantBody) {
+			t.Errorf("replay %s: %d %s, want %d with %s", tt.name, got.status, got.body, tt.want, tt.wantBody)
+		}
 	}
 	if _, ok := samples.value("caddy_webhook_inbox_target_up", "target", "pager"); ok {
 		t.Error("target_up reported for a target that is not configured")

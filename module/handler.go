@@ -321,7 +321,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	ev := &store.Event{
 		ID:         id,
 		Source:     h.Source,
-		Type:       payload.Type,
+		Type:       ingress.EventType(payload.Type),
 		ReceivedAt: start,
 		ClientIP:   clientIP,
 		Headers:    keptHeaders(r.Header),

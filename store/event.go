@@ -176,6 +176,9 @@ type EventRecord struct {
 	Status Status `json:"status"`
 	// Deliveries holds one state per target, in target-name order.
 	Deliveries []TargetState `json:"deliveries"`
+	// Cursor, set by List, continues a List after this record, for a
+	// caller that ends a page early.
+	Cursor string `json:"-"`
 }
 
 // ListFilter selects events for List.

@@ -3,6 +3,7 @@ package badger
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"time"
 )
 
@@ -174,14 +175,25 @@ func parseStatusKey(key []byte) (target string, seq uint64, err error) {
 }
 
 // timeToU64 maps a time to its Unix nanoseconds, clamping times before
-// 1970 to zero so they still sort first.
+// 1970 to zero so they still sort first, and times after 2262 to the
+// largest value so they still sort last.
 func timeToU64(t time.Time) uint64 {
-	n := t.UnixNano()
-	if n < 0 {
+	switch {
+	case t.Before(unixEpoch):
 		return 0
+	case t.After(maxUnixNano):
+		// UnixNano overflows past 2262: since=9999-12-31 became a time
+		// before every event.
+		return math.MaxInt64
 	}
-	return uint64(n)
+	return uint64(t.UnixNano())
 }
+
+// The range of times that UnixNano represents from 1970 on.
+var (
+	unixEpoch   = time.Unix(0, 0)
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+)
 
 func u64ToTime(v uint64) time.Time {
 	if v > 1<<63-1 {

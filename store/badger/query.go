@@ -179,6 +179,7 @@ func (in *Store) list(filter store.ListFilter) ([]store.EventRecord, string, err
 			if err != nil {
 				return err
 			}
+			rec.Cursor = cursor(seq)
 			out = append(out, *rec)
 		}
 		return nil

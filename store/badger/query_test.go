@@ -239,6 +239,8 @@ func TestListTargetsAndTimeRange(t *testing.T) {
 		{name: "range with status", filter: store.ListFilter{Status: store.StatusPending, Since: t0.Add(2 * time.Second)}, want: []string{"e4"}},
 		{name: "until before 1970", filter: store.ListFilter{Until: time.Unix(-5, 0)}, want: nil},
 		{name: "empty range", filter: store.ListFilter{Since: t0.Add(time.Hour)}, want: nil},
+		{name: "since past 2262 (int64 nanoseconds overflow)", filter: store.ListFilter{Since: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}, want: nil},
+		{name: "until past 2262", filter: store.ListFilter{Until: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}, want: []string{"e4", "e3", "e2", "e1"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
