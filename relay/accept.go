@@ -235,9 +235,11 @@ func (in *Inbox) writeBatch(reqs []*request) {
 	}
 }
 
-// tryBatch writes reqs in one transaction. Receipts are set on the
-// requests but only count once the commit succeeds.
+// tryBatch writes reqs in one transaction, holding writeMu. Receipts are
+// set on the requests but only count once the commit succeeds.
 func (in *Inbox) tryBatch(reqs []*request) error {
+	in.writeMu.Lock()
+	defer in.writeMu.Unlock()
 	pol := in.policy.Load()
 	dedupUntil := expiresAt(pol.DedupWindow)
 	keepUntil := expiresAt(pol.Retention)
