@@ -52,7 +52,8 @@ type response struct {
 }
 
 // classify maps an attempt's outcome to a verdict: 2xx delivered; no
-// response, 408, 425, 429 and 5xx retried; everything else (3xx and the
+// response, a 1xx as the final answer, 408, 425, 429 and 5xx retried;
+// everything else (3xx and the
 // other 4xx) permanent, and so is a body the target's encoding cannot
 // express, which no retry would change.
 func classify(status int, err error) verdict {
@@ -60,9 +61,9 @@ func classify(status int, err error) verdict {
 	switch {
 	case errors.As(err, &encErr):
 		return verdictPermanent
-	case err != nil:
+	case err != nil, status < 200:
 		return verdictRetry
-	case status >= 200 && status < 300:
+	case status < 300:
 		return verdictDelivered
 	case status == http.StatusRequestTimeout, status == http.StatusTooEarly,
 		status == http.StatusTooManyRequests, status >= 500:
@@ -125,6 +126,18 @@ func (s *settings) roundTrip(ctx context.Context, d *Delivery, attempt int) resp
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return response{err: cleanError(err)}
+	}
+	// The timeout bounds reading the answer too, whatever it is: after a
+	// 101 the transport hands the connection over as the body and no
+	// longer watches ctx, so only closing it ends a read the target never
+	// answers.
+	stop := context.AfterFunc(ctx, func() { resp.Body.Close() })
+	defer stop()
+	if resp.StatusCode < 200 {
+		// A POST has no protocol to switch to; the event was not taken.
+		resp.Body.Close()
+		return response{status: resp.StatusCode,
+			err: fmt.Errorf("target answered %d %s, not a final status", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	buf := readBufs.Get().(*[maxResponseRead]byte)
 	n, rerr := io.ReadFull(resp.Body, buf[:])
