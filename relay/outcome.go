@@ -112,6 +112,12 @@ func (r *runner) settle(o *outcome) {
 		result, reason, why = ResultDead, permanentReason(res), "permanent failure"
 		stored = true
 		err = r.d.in.Dead(j.d, o.a, reason)
+	case verdictUnsendable:
+		// Our own error, quoting nothing the target said: fit to log.
+		result, reason = ResultDead, "event cannot be sent: "+res.summary()
+		why = reason
+		stored = true
+		err = r.d.in.Dead(j.d, o.a, reason)
 	default:
 		next = o.end.Add(r.retryDelay(s, o.n, res, o.end))
 		switch {
