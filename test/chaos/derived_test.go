@@ -3,6 +3,7 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -217,4 +218,45 @@ func TestConcurrentReplays(t *testing.T) {
 	if tl.Lost > 0 || tl.Phantoms > 0 || tl.BadSignatures > 0 {
 		t.Errorf("lost %d, phantoms %d, bad signatures %d; want 0", tl.Lost, tl.Phantoms, tl.BadSignatures)
 	}
+}
+
+// TestStopWhileTargetHolds stops caddy while its target answers 101 and
+// then holds every connection for a minute. The attempt used to outlive
+// its timeout until the target hung up, so a graceful stop waited for
+// the target (issue 18); it must end on its own, well before
+// testcaddy's 30 s kill.
+func TestStopWhileTargetHolds(t *testing.T) {
+	held := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		_, _ = io.Copy(io.Discard, conn)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := strings.Replace(healthyConfig, "APP_URL", srv.URL+"/hook", 1)
+	in := testcaddy.Start(t, cfg, "CHAOS_SOURCE_SECRET="+sourceSecret, "CHAOS_APP_SECRET="+appSecret)
+	body := payload("request.completed", "held")
+	if got := post(t, in.URL("/"), body, signedBy(sourceSecret, body)); got.status != http.StatusAccepted {
+		t.Fatalf("%d %s, want 202", got.status, got.body)
+	}
+	select {
+	case <-held:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the target never saw an attempt")
+	}
+	start := time.Now()
+	if !in.Stop() {
+		t.Fatal("caddy did not stop by itself within 30s while the target held its connection")
+	}
+	t.Logf("caddy stopped in %s", time.Since(start).Round(time.Millisecond))
 }
