@@ -34,7 +34,7 @@ func backoffDelay(n int, first, limit time.Duration, jitter float64) time.Durati
 // parseRetryAfter reads a Retry-After header value, either delta-seconds
 // or an HTTP-date (RFC 9110, section 10.2.3), as a delay from now. A date
 // in the past means no delay; a number too large for a Duration means the
-// longest one (the caller caps it). ok is false for a missing or malformed
+// longest one (the caller floors and caps it). ok is false for a missing or malformed
 // value, which the caller ignores in favour of its own backoff.
 func parseRetryAfter(v string, now time.Time) (d time.Duration, ok bool) {
 	v = strings.TrimSpace(v)

@@ -22,7 +22,8 @@ type CircuitState struct {
 
 // circuit is one target's breaker. Only retryable failures count: a
 // permanent 4xx means the target is up and judged the event, so it resets
-// the count like a success does.
+// the count like a success does. An unsendable event never reached the
+// target's judgement, so it changes nothing.
 type circuit struct {
 	mu           sync.Mutex
 	failures     int
@@ -87,6 +88,9 @@ func (c *circuit) record(v verdict, probe bool, now time.Time, s *settings) (cha
 	defer c.mu.Unlock()
 	if probe {
 		c.probing = false
+	}
+	if v == verdictUnsendable {
+		return false, c.open
 	}
 	if v != verdictRetry {
 		c.failures = 0

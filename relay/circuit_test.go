@@ -37,6 +37,10 @@ func TestCircuitRecord(t *testing.T) {
 		{name: "a permanent refusal means the target is up", steps: []step{
 			{v: verdictRetry}, {v: verdictRetry}, {v: verdictPermanent}, {v: verdictRetry}, {v: verdictRetry},
 		}},
+		{name: "an unsendable event says nothing about the target", steps: []step{
+			{v: verdictRetry}, {v: verdictRetry}, {v: verdictUnsendable}, {v: verdictRetry, open: true, changed: true, next: time.Second},
+			{v: verdictUnsendable, probe: true, open: true, next: time.Second},
+		}},
 		{name: "failed probes back off up to the cap", steps: []step{
 			{v: verdictRetry}, {v: verdictRetry}, {v: verdictRetry, open: true, changed: true, next: time.Second},
 			{v: verdictRetry, probe: true, open: true, next: 2 * time.Second},

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +45,45 @@ const (
 	verdictRetry
 	// permanent: the target answered and refused it for good.
 	verdictPermanent
+	// unsendable: our own request failed before the target could judge
+	// it, and would fail the same way every time; see requestError.
+	verdictUnsendable
 )
+
+// requestError is an attempt that failed on our side: the request could
+// not be built, its body not encoded for the target, or its headers not
+// sent as they are (a peer's advertised header list limit included).
+// That is the event's problem, not the target's: the delivery is
+// dead-lettered at once, and the circuit breaker does not count it.
+type requestError struct {
+	err error
+}
+
+func (e *requestError) Error() string { return e.err.Error() }
+
+func (e *requestError) Unwrap() error { return e.err }
+
+// requestFaults are the transport's messages for a request it refused to
+// send as it was; net/http exports no error values for them. checkHeader
+// finds invalid headers first, so mostly the HTTP/2 limit, which depends
+// on the peer, arrives here.
+var requestFaults = []string{
+	"request header list larger than peer's advertised limit",
+	"net/http: invalid header",
+	"invalid HTTP header",
+}
+
+// asRequestError marks err as a requestError when the transport refused
+// the request itself.
+func asRequestError(err error) error {
+	msg := err.Error()
+	for _, f := range requestFaults {
+		if strings.Contains(msg, f) {
+			return &requestError{err: err}
+		}
+	}
+	return err
+}
 
 // response is the outcome of one HTTP attempt.
 type response struct {
@@ -55,18 +94,18 @@ type response struct {
 	duration   time.Duration
 }
 
-// classify maps an attempt's outcome to a verdict: 2xx delivered; no
-// response, 408, 425, 429 and 5xx retried; everything else (3xx and the
-// other 4xx) permanent, and so is a body the target's encoding cannot
-// express, which no retry would change.
+// classify maps an attempt's outcome to a verdict: our own request
+// failing (a requestError) unsendable; 2xx delivered; no response, a 1xx
+// as the final answer, 408, 425, 429 and 5xx retried; everything else
+// (3xx and the other 4xx) permanent.
 func classify(status int, err error) verdict {
-	var encErr *reencode.Error
+	var reqErr *requestError
 	switch {
-	case errors.As(err, &encErr):
-		return verdictPermanent
-	case err != nil:
+	case errors.As(err, &reqErr):
+		return verdictUnsendable
+	case err != nil, status < 200:
 		return verdictRetry
-	case status >= 200 && status < 300:
+	case status < 300:
 		return verdictDelivered
 	case status == http.StatusRequestTimeout, status == http.StatusTooEarly,
 		status == http.StatusTooManyRequests, status >= 500:
@@ -85,7 +124,8 @@ func (s *settings) send(d *store.Delivery, attempt int) response {
 	defer cancel()
 	res := s.roundTrip(ctx, d, attempt)
 	res.duration = time.Since(start)
-	if res.err != nil && ctx.Err() != nil {
+	var reqErr *requestError
+	if res.err != nil && ctx.Err() != nil && !errors.As(res.err, &reqErr) {
 		res.err = fmt.Errorf("timeout after %s", s.Timeout)
 	}
 	return res
@@ -95,11 +135,11 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 	// Encoded once: the signature must cover exactly the bytes sent.
 	body, err := reencode.Body(s.BodyEncoding, d.Event.Body)
 	if err != nil {
-		return response{err: err}
+		return response{err: &requestError{err: err}}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url, bytes.NewReader(body))
 	if err != nil {
-		return response{err: cleanError(err)}
+		return response{err: &requestError{err: fmt.Errorf("building the request: %w", cleanError(err))}}
 	}
 	h := req.Header
 	for k, vs := range s.header {
@@ -115,7 +155,7 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 	h.Set(headerEventID, d.Event.ID)
 	h.Del(headerEventType)
 	if d.Event.Type != "" {
-		h.Set(headerEventType, d.Event.Type)
+		h.Set(headerEventType, headerValue(d.Event.Type))
 	}
 	h.Set(headerAttempt, strconv.Itoa(attempt))
 	h.Del(headerSignature)
@@ -125,10 +165,25 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 	if s.host != "" {
 		req.Host = s.host
 	}
+	if err := checkHeader(h); err != nil {
+		return response{err: &requestError{err: err}}
+	}
 
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return response{err: cleanError(err)}
+		return response{err: asRequestError(cleanError(err))}
+	}
+	// The timeout bounds reading the answer too, whatever it is: after a
+	// 101 the transport hands the connection over as the body and no
+	// longer watches ctx, so only closing it ends a read the target never
+	// answers.
+	stop := context.AfterFunc(ctx, func() { resp.Body.Close() })
+	defer stop()
+	if resp.StatusCode < 200 {
+		// A POST has no protocol to switch to; the event was not taken.
+		resp.Body.Close()
+		return response{status: resp.StatusCode,
+			err: fmt.Errorf("target answered %d %s, not a final status", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	buf := readBufs.Get().(*[maxResponseRead]byte)
 	n, rerr := io.ReadFull(resp.Body, buf[:])

@@ -251,6 +251,10 @@ func TestRetryAfter(t *testing.T) {
 		{name: "date capped at the backoff cap", code: 503, header: now.Add(48 * time.Hour).Format(http.TimeFormat), want: time.Minute},
 		{name: "garbage falls back to backoff", code: 429, header: "soon", want: 500 * time.Millisecond},
 		{name: "negative falls back to backoff", code: 429, header: "-5", want: 500 * time.Millisecond},
+		// A target asking for no wait at all would otherwise burn every
+		// attempt in milliseconds (issue 18).
+		{name: "zero is floored at the first backoff", code: 429, header: "0", want: time.Second},
+		{name: "date in the past is floored at the first backoff", code: 503, header: now.Add(-time.Hour).Format(http.TimeFormat), want: time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

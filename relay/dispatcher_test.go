@@ -294,6 +294,11 @@ func TestTargetConfigValidate(t *testing.T) {
 		{name: "negative timeout", mod: func(c *TargetConfig) { c.Timeout = -time.Second }, wantErr: "negative"},
 		{name: "too many workers", mod: func(c *TargetConfig) { c.Concurrency = MaxConcurrency + 1 }, wantErr: "concurrency"},
 		{name: "backoff above cap", mod: func(c *TargetConfig) { c.BackoffFirst = time.Minute; c.BackoffCap = time.Second }, wantErr: "above its cap"},
+		// Checked here, or every event would fail on our side and be
+		// dead-lettered as unsendable.
+		{name: "header value with a newline", mod: func(c *TargetConfig) { c.Headers = http.Header{"X-Token": {"a\nb"}} }, wantErr: "X-Token has a control character"},
+		{name: "header name not a token", mod: func(c *TargetConfig) { c.Headers = http.Header{"X Token": {"a"}} }, wantErr: "not a token"},
+		{name: "header value with a tab", mod: func(c *TargetConfig) { c.Headers = http.Header{"X-Token": {"a\tb"}} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

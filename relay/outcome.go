@@ -114,6 +114,12 @@ func (r *runner) settle(o *outcome) {
 		result, reason, why = ResultDead, permanentReason(res), "permanent failure"
 		stored = true
 		err = r.d.st.Dead(context.Background(), j.d, o.a, reason)
+	case verdictUnsendable:
+		// Our own error, quoting nothing the target said: fit to log.
+		result, reason = ResultDead, "event cannot be sent: "+res.summary()
+		why = reason
+		stored = true
+		err = r.d.st.Dead(context.Background(), j.d, o.a, reason)
 	default:
 		next = o.end.Add(r.retryDelay(s, o.n, res, o.end))
 		switch {
@@ -142,11 +148,13 @@ func (r *runner) settle(o *outcome) {
 
 // retryDelay is the backoff after attempt n, unless the target asked for
 // a delay with Retry-After; either is capped at BackoffCap, so a target
-// cannot park deliveries for longer than the operator allows.
+// cannot park deliveries for longer than the operator allows. A
+// Retry-After is also floored at BackoffFirst: "0" or a date in the past
+// would otherwise spend every attempt of the run within milliseconds.
 func (r *runner) retryDelay(s *settings, n int, res *response, now time.Time) time.Duration {
 	if res.retryAfter != "" {
 		if d, ok := parseRetryAfter(res.retryAfter, now); ok {
-			return min(d, s.BackoffCap)
+			return min(max(d, s.BackoffFirst), s.BackoffCap)
 		}
 	}
 	return backoffDelay(n, s.BackoffFirst, s.BackoffCap, r.d.jitter())

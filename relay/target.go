@@ -135,6 +135,11 @@ func (c TargetConfig) Validate() error {
 	if d := c.withDefaults(); d.BackoffFirst > d.BackoffCap {
 		return fmt.Errorf("target %s: backoff %s is above its cap %s", c.Name, d.BackoffFirst, d.BackoffCap)
 	}
+	// An attempt checks every header it sends and dead-letters the event
+	// when one is invalid, which a configured header must never cause.
+	if err := checkHeader(c.Headers); err != nil {
+		return fmt.Errorf("target %s: %w", c.Name, err)
+	}
 	return nil
 }
 

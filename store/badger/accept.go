@@ -244,9 +244,11 @@ func (in *Store) writeBatch(reqs []*request) {
 	}
 }
 
-// tryBatch writes reqs in one transaction. Receipts are set on the
-// requests but only count once the commit succeeds.
+// tryBatch writes reqs in one transaction, holding writeMu. Receipts are
+// set on the requests but only count once the commit succeeds.
 func (in *Store) tryBatch(reqs []*request) error {
+	in.writeMu.Lock()
+	defer in.writeMu.Unlock()
 	pol := in.policy.Load()
 	dedupUntil := expiresAt(pol.DedupWindow)
 	keepUntil := expiresAt(pol.Retention)

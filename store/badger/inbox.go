@@ -118,6 +118,16 @@ type Store struct {
 	life   sync.RWMutex
 	closed bool
 
+	// writeMu makes read-write transactions (the committer's batches and
+	// every update) take turns. Badger's transactions are optimistic: two
+	// that overlap on a key fail with ErrConflict, and 50 concurrent
+	// replays of one event lost that race more often than any retry
+	// budget allowed, failing replays and whole batches of settled
+	// attempts (issue 18). This process is the directory's only writer,
+	// so taking turns costs a writer at most the others' fsyncs and makes
+	// a conflict impossible.
+	writeMu sync.Mutex
+
 	queue   chan *request
 	quit    chan struct{}
 	workers sync.WaitGroup
@@ -345,13 +355,16 @@ func (in *Store) recoverPanic(what string) {
 }
 
 // maxConflictRetries bounds how often a transaction that lost a conflict
-// is retried before the error is returned.
+// is retried before the error is returned. With writeMu no transaction
+// should lose one; the retries keep a surprise from reaching a caller.
 const maxConflictRetries = 16
 
-// update runs fn in a read-write transaction and commits it, retrying
-// from scratch when Badger reports a conflict; fn must therefore reset any
-// state it accumulates.
+// update runs fn in a read-write transaction and commits it, holding
+// writeMu, and retries from scratch should Badger still report a
+// conflict; fn must therefore reset any state it accumulates.
 func (in *Store) update(fn func(txn *badger.Txn) error) error {
+	in.writeMu.Lock()
+	defer in.writeMu.Unlock()
 	for attempt := 0; ; attempt++ {
 		txn := in.db.NewTransaction(true)
 		err := fn(txn)

@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -105,6 +106,32 @@ var downstreamFaults = []struct {
 		}
 		return answered
 	})},
+	// a 0 or a date in the past is floored at the first backoff (300ms)
+	{name: "retry-after-0", backoff: "300ms 1s", minGap: 250 * time.Millisecond, fault: during(func(w http.ResponseWriter, _ *http.Request) verdict {
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return refused
+	})},
+	{name: "retry-after-past-date", backoff: "300ms 1s", minGap: 250 * time.Millisecond, fault: during(func(w http.ResponseWriter, _ *http.Request) verdict {
+		w.Header().Set("Retry-After", time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat))
+		http.Error(w, "try again", http.StatusServiceUnavailable)
+		return refused
+	})},
+	{name: "101-then-hold", backoff: "50ms 500ms", fault: during(func(w http.ResponseWriter, _ *http.Request) verdict {
+		// the answer hands the connection over, then the target holds it
+		// until the relay hangs up (or a minute passes); an attempt must
+		// still end within the 1s timeout
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		defer conn.Close()
+		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		_ = brw.Flush()
+		_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+		_, _ = io.Copy(io.Discard, conn)
+		return refused
+	})},
 	{name: "slow-drip", backoff: "50ms 500ms", fault: during(func(w http.ResponseWriter, r *http.Request) verdict {
 		// the app took the event and answers 200, but the answer's body
 		// trickles for longer than the relay's 1s timeout
@@ -191,7 +218,7 @@ http://:[[.HTTP]] {
 				t.Error("the fault was never injected")
 			}
 			if gap := rc.minGap(); f.minGap > 0 && gap < f.minGap {
-				t.Errorf("a retry came %s after the first attempt, want at least %s (Retry-After: 1)", gap, f.minGap)
+				t.Errorf("a retry came %s after the first attempt, want at least %s (Retry-After, floored at the first backoff)", gap, f.minGap)
 			} else if f.minGap > 0 {
 				t.Logf("shortest first-to-second attempt gap %s", gap.Round(time.Millisecond))
 			}
