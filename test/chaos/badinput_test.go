@@ -187,6 +187,10 @@ func TestBadInput(t *testing.T) {
 		{name: "max_age plus 1s rejected", body: at("ts-old-out", -time.Hour-time.Second), want: 400, ids: []string{"ts-old-out"}},
 		{name: "future limit minus 1s accepted", body: at("ts-future-in", 5*time.Minute-time.Second), want: 202, wantID: "ts-future-in"},
 		{name: "future limit plus 1s rejected", body: at("ts-future-out", 5*time.Minute+time.Second), want: 400, ids: []string{"ts-future-out"}},
+		{name: "timestamp with lowercase t and z accepted", body: func() []byte {
+			return []byte(fmt.Sprintf(`{"id":"ts-lower","event":"x","timestamp":%q}`, strings.ToLower(time.Now().UTC().Format(time.RFC3339))))
+		}, want: 202, wantID: "ts-lower"},
+		{name: "timestamp null accepted as absent", body: fixed([]byte(`{"id":"ts-null","event":"x","timestamp":null}`)), want: 202, wantID: "ts-null"},
 		{name: "CR in the event id header", body: fixed(payload("x", "inj-cr")), raw: func(b []byte) string {
 			return "X-UniCraft-Signature: " + sig(b) + "\r\nX-UniCraft-Event-Id: evil\rInjected: 1\r\n"
 		}, want: 400, ids: []string{"inj-cr", "evil", "evil\rInjected: 1"}},
