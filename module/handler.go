@@ -32,7 +32,7 @@ const (
 	// signatureHeader carries the sender's HMAC of the raw body.
 	signatureHeader = "X-Unicraft-Signature"
 	// eventIDHeader is the sender's event ID header, first in the default ID chain.
-	eventIDHeader = "X-Unicraft-Event-Id"
+	eventIDHeader = ingress.EventIDHeader
 	// storeRetryAfter is the Retry-After, in seconds, of a 503.
 	storeRetryAfter = "5"
 )

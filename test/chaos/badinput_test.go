@@ -202,6 +202,27 @@ func TestBadInput(t *testing.T) {
 		}, want: 400, ids: []string{"inj-csi", "evil\u009b31mred"}},
 		{name: "CRLF in the body id", body: fixed([]byte(`{"id":"evil\r\n{\"level\":\"error\"}","event":"x"}`)), want: 400, ids: []string{"evil\r\n{\"level\":\"error\"}"}},
 		{name: "ESC in the body id", body: fixed([]byte(`{"id":"evil\u001b[2J","event":"x"}`)), want: 400, ids: []string{"evil\x1b[2J"}},
+		// Every accepted ID must reach the receiver's X-UniCraft-Event-Id
+		// unchanged: header values lose outer spaces, non-ASCII is decoded
+		// differently per receiver, "." and ".." break admin paths.
+		{name: "body id with a trailing space", body: fixed([]byte(`{"id":"sp1 ","event":"x"}`)), want: 400, ids: []string{"sp1 ", "sp1"}},
+		{name: "body id without the space", body: fixed([]byte(`{"id":"sp1","event":"x"}`)), want: 202, wantID: "sp1"},
+		{name: "body id with a leading space", body: fixed([]byte(`{"id":" sp1","event":"x"}`)), want: 400, ids: []string{" sp1"}},
+		{name: "body id that is one space", body: fixed([]byte(`{"id":" ","event":"x"}`)), want: 400, ids: []string{" ", ""}},
+		{name: "body id with a non-ASCII letter", body: fixed([]byte(`{"id":"paiement.reçu","event":"x"}`)), want: 400, ids: []string{"paiement.reçu"}},
+		{name: "body id dot", body: fixed([]byte(`{"id":".","event":"x"}`)), want: 400, ids: []string{"."}},
+		{name: "body id dot dot", body: fixed([]byte(`{"id":"..","event":"x"}`)), want: 400, ids: []string{".."}},
+		{name: "header id with a non-ASCII letter", body: fixed(payload("x", "hdr-nonascii")), headers: func(b []byte) map[string]string {
+			h := signedBy(sourceSecret, b)
+			h["X-UniCraft-Event-Id"] = "paiement.reçu"
+			return h
+		}, want: 400, ids: []string{"hdr-nonascii", "paiement.reçu"}},
+		{name: "header id dot dot", body: fixed(payload("x", "hdr-dotdot")), headers: func(b []byte) map[string]string {
+			h := signedBy(sourceSecret, b)
+			h["X-UniCraft-Event-Id"] = ".."
+			return h
+		}, want: 400, ids: []string{"hdr-dotdot", ".."}},
+		{name: "default id: the body's sha256", body: fixed([]byte(`{"event":"x","n":"hash-id"}`)), want: 202, wantID: hexSHA256(`{"event":"x","n":"hash-id"}`)},
 		{name: "C1, U+2028, tab and invalid UTF-8 in other headers", body: fixed(payload("x", "inj-other")), raw: func(b []byte) string {
 			return "X-UniCraft-Signature: " + sig(b) + "\r\nUser-Agent: a\u009b31m\u2028b\tc\xffd\r\nX-Note: \"}],\"level\":\"error\"\r\n"
 		}, want: 202, wantID: "inj-other"},
