@@ -11,6 +11,9 @@ import (
 	"sync"
 )
 
+// SignatureHeader carries the sender's HMAC of the raw body.
+const SignatureHeader = "X-Unicraft-Signature"
+
 // signaturePrefix is the optional scheme prefix some senders put before the
 // hex digest, matched case-insensitively.
 const signaturePrefix = "sha256="

@@ -48,6 +48,7 @@ http://:[[.HTTP]] {
 		webhook_inbox chaos {
 			secret {env.CHAOS_SOURCE_SECRET}
 			max_age 1h
+			keep_headers x-partner-trace
 			route ` + "`event.event == \"cheap\"`" + ` app
 			EXPENSIVE
 		}
@@ -303,6 +304,56 @@ func TestBadInput(t *testing.T) {
 		if now, _ := storedEvents(t, in); len(now) != len(before) {
 			t.Fatalf("a 403 stored something: %d events, had %d", len(now), len(before))
 		}
+	})
+
+	t.Run("only allow-listed headers are kept and shown", func(t *testing.T) {
+		body := payload("x", "hdr-kept")
+		h := signedBy(sourceSecret, body)
+		kept := map[string]string{
+			"User-Agent":      "unicraft-webhooks/1.0",
+			"X-Request-Id":    "req-42",
+			"Traceparent":     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			"X-Partner-Trace": "from keep_headers",
+			// cut at 1 KiB, before the two-byte rune that would straddle it
+			"X-Github-Delivery": strings.Repeat("a", 1023) + "é",
+		}
+		secret := map[string]string{
+			"X-Apikey": "k", "X-Api-Key": "k", "X-Client-Secret": "s", "X-Password": "p",
+			"X-Accesstoken": "t", "X-Csrftoken": "t", "X-Session-Id": "s", "X-Shopify-Hmac-Sha256": "h",
+			"X-Hub-Signature-256": "sha256=00", "Stripe-Signature": "t=1,v1=00", "Authorization": "Bearer x",
+			"Cookie": "session=x", "X-Forwarded-For": "203.0.113.9", "X-Anything-Else": "x",
+		}
+		for k, v := range kept {
+			h[k] = v
+		}
+		for k, v := range secret {
+			h[k] = v
+		}
+		if got := post(t, hook, body, h); got.status != http.StatusAccepted {
+			t.Fatalf("got %d %s, want 202", got.status, got.body)
+		}
+		var ev struct {
+			Headers map[string]string `json:"headers"`
+		}
+		raw := adminJSON(t, in, "/webhook_inbox/events/hdr-kept", &ev)
+		kept["X-Github-Delivery"] = strings.Repeat("a", 1023)
+		for k, want := range kept {
+			if got := ev.Headers[k]; got != want {
+				t.Errorf("header %s kept as %.80q (%d bytes), want %.80q (%d bytes)", k, got, len(got), want, len(want))
+			}
+		}
+		for k := range secret {
+			if _, ok := ev.Headers[k]; ok {
+				t.Errorf("header %s was kept", k)
+			}
+		}
+		if _, ok := ev.Headers["X-Unicraft-Signature"]; ok {
+			t.Error("the signature was kept")
+		}
+		if strings.Contains(raw, "Bearer") || strings.Contains(raw, "session=") {
+			t.Errorf("a credential shows in the admin answer: %s", raw)
+		}
+		before, _ = storedEvents(t, in)
 	})
 
 	t.Run("caddy log stays one JSON object per line", func(t *testing.T) {
