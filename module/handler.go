@@ -340,6 +340,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Headers:    h.keeper.Keep(r.Header),
 		Body:       body,
 		Targets:    targets,
+		// A payload timestamped ahead of our clock stays fresh past the
+		// dedup window; its ID must be remembered as long (README, "No
+		// replay gap").
+		DedupUntil: ingress.FreshUntil(payload, h.maxAge),
 	}
 	receipt, err := store.Accept(r.Context(), ev)
 	if err != nil {

@@ -24,6 +24,7 @@ type request struct {
 	ctx     context.Context
 	size    int // bytes counted against the batch budget
 	dedup   []byte
+	until   uint64 // the event's DedupUntil as a Badger expiry; 0: unset
 	id      string
 	record  []byte
 	targets []string
@@ -87,6 +88,7 @@ func (in *Inbox) Accept(ctx context.Context, ev *Event) (Receipt, error) {
 	r := &request{
 		ctx:     ctx,
 		dedup:   dedupKey(ev.Source, ev.ID),
+		until:   expiryOf(ev.DedupUntil),
 		id:      ev.ID,
 		record:  record,
 		targets: targets,
@@ -268,7 +270,11 @@ func (in *Inbox) tryBatch(reqs []*request) error {
 		}
 		seq = max(r.recv, seq+1)
 		r.seq = seq
-		if err := writeEvent(txn, r, dedupUntil, keepUntil); err != nil {
+		markerUntil := dedupUntil
+		if markerUntil != 0 && r.until > markerUntil {
+			markerUntil = r.until
+		}
+		if err := writeEvent(txn, r, markerUntil, keepUntil); err != nil {
 			return err
 		}
 	}

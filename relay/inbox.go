@@ -361,6 +361,15 @@ func expiresAt(d time.Duration) uint64 {
 	return uint64(time.Now().Add(d).Unix()) + 1
 }
 
+// expiryOf turns an absolute time into Badger's expiry in Unix seconds,
+// rounded up as expiresAt does; zero (or before 1970) means unset.
+func expiryOf(t time.Time) uint64 {
+	if t.IsZero() || t.Unix() < 0 {
+		return 0
+	}
+	return uint64(t.Unix()) + 1
+}
+
 func (in *Inbox) addPending(target string, delta int64) {
 	in.countMu.Lock()
 	in.adjustPending(target, delta)

@@ -40,6 +40,14 @@ type Event struct {
 	// Targets are the names of the targets the event was routed to. Empty
 	// means the event is stored as unrouted.
 	Targets []string `json:"targets"`
+	// DedupUntil is the earliest time the event's ID may be forgotten:
+	// Accept remembers the ID until the later of this and the policy's
+	// DedupWindow from now (zero: the window alone). The handler sets it
+	// to the payload's timestamp plus max_age, so a payload timestamped
+	// ahead of our clock cannot be accepted again once the window has
+	// passed but its timestamp has not yet aged out. It only sets the
+	// dedup marker's expiry and is not stored with the event.
+	DedupUntil time.Time `json:"-"`
 }
 
 // Receipt tells what Accept did with an event.
@@ -52,9 +60,10 @@ type Receipt struct {
 // Policy holds the settings that may change on a config reload without
 // reopening the store.
 type Policy struct {
-	// DedupWindow is how long an event ID is remembered. Badger expires
-	// keys in whole seconds, so an ID is remembered for at least this long
-	// and at most one second longer. Zero means DefaultDedupWindow.
+	// DedupWindow is how long an event ID is remembered, or longer when
+	// the event's DedupUntil is later. Badger expires keys in whole
+	// seconds, so an ID is remembered for at least this long and at most
+	// one second longer. Zero means DefaultDedupWindow.
 	DedupWindow time.Duration
 	// Retention is how long delivered, dead and unrouted events stay
 	// inspectable once every target is done with them. Zero means
@@ -231,7 +240,8 @@ type TargetStats struct {
 type Store interface {
 	// Accept durably stores ev (dedup marker, event, and one queue entry per
 	// target, or an unrouted record) in one transaction and returns only
-	// after it is synced to disk. Concurrent calls share fsyncs.
+	// after it is synced to disk. Concurrent calls share fsyncs. The marker
+	// lives until the later of the dedup window and ev.DedupUntil.
 	Accept(ctx context.Context, ev *Event) (Receipt, error)
 	// SetPolicy swaps the reloadable settings in place.
 	SetPolicy(p Policy)

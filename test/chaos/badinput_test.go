@@ -387,3 +387,72 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 }
+
+// replayGapConfig remembers IDs for one second and accepts payloads up to
+// one second old, so the whole life of a captured request fits in a test.
+const replayGapConfig = `{
+	admin [[.Admin]]
+	webhook_inbox {
+		storage_dir [[.Data]]
+		dedup_window 1s
+		min_free_space off
+		target app {
+			url http://127.0.0.1:9/hook
+		}
+	}
+}
+
+http://:[[.HTTP]] {
+	bind 127.0.0.1
+	route /hook {
+		webhook_inbox chaos {
+			secret {env.CHAOS_SOURCE_SECRET}
+			max_age 1s
+		}
+	}
+}
+`
+
+// TestBadInputFutureTimestampReplay replays a captured request whose
+// timestamp is ahead of the inbox's clock (the sender's clock runs fast,
+// within the allowed skew) until the inbox refuses it as too old. Every
+// replay must be a duplicate or refused, never accepted a second time:
+// the README's "No replay gap". The ID has to be remembered past the
+// dedup window, until the payload's timestamp plus max_age.
+func TestBadInputFutureTimestampReplay(t *testing.T) {
+	in := testcaddy.Start(t, replayGapConfig, "CHAOS_SOURCE_SECRET="+sourceSecret)
+	hook := in.URL("/hook")
+	// Whole seconds, so the last fresh instant is on a second boundary,
+	// the resolution of the store's expiry.
+	ts := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	body := []byte(fmt.Sprintf(`{"id":"skewed","event":"x","timestamp":%q}`, ts.UTC().Format(time.RFC3339)))
+	h := signedBy(sourceSecret, body)
+	first := time.Now()
+	if got := post(t, hook, body, h); got.status != http.StatusAccepted {
+		t.Fatalf("first post: %d %s, want 202", got.status, got.body)
+	}
+	fresh := ts.Add(time.Second) // the last instant max_age accepts
+	deadline := fresh.Add(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		sent := time.Now()
+		got := post(t, hook, body, h)
+		switch {
+		case got.status == http.StatusOK && strings.Contains(got.body, `"duplicate"`):
+		case got.status == http.StatusBadRequest && strings.Contains(got.body, "too old"):
+			if sent.Before(fresh) {
+				t.Fatalf("replay %d refused as too old %s before max_age ran out", n, fresh.Sub(sent))
+			}
+			t.Logf("%d replays: duplicates for %s, then too old", n, sent.Sub(first).Round(100*time.Millisecond))
+			return
+		default:
+			t.Fatalf("replay %d, %s after the first post: %d %s, want a duplicate until the payload is too old",
+				n, sent.Sub(first).Round(10*time.Millisecond), got.status, got.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replays still answered after %s, want too old once max_age ran out", time.Since(first))
+		}
+		<-tick.C
+	}
+}
