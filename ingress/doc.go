@@ -3,8 +3,9 @@
 // them: per-client rate limiting ([RateLimiter]), reading the body under a hard
 // size limit ([ReadBody]), verifying the X-UniCraft-Signature header
 // ([Verifier]), parsing the JSON payload ([ParsePayload]), rejecting stale or
-// future-dated payloads ([CheckFreshness]) and choosing a safe event ID
-// ([DefaultEventID], [ValidateEventID]).
+// future-dated payloads ([CheckFreshness]), choosing a safe event ID
+// ([DefaultEventID], [ValidateEventID]) and selecting the headers stored
+// with the event ([HeaderKeeper]).
 //
 // The package is pure: it never imports Caddy and takes the current time as an
 // argument, so every check can be tested, fuzzed and benchmarked alone. Errors

@@ -4,8 +4,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"unicode/utf8"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
+
+// EventIDHeader is the sender's event-ID header, first in the default ID
+// chain, and the header the inbox names the event by on delivery.
+const EventIDHeader = signature.UniCraftEventID
 
 // MaxEventIDLength is the longest event ID accepted, in bytes. IDs become
 // store keys, log fields and admin API path segments, so they are kept short.
@@ -31,24 +36,42 @@ func DefaultEventID(header string, p *Payload, body []byte) string {
 	return string(buf[:])
 }
 
-// ValidateEventID rejects, with a *ParseError, an event ID that is empty,
-// longer than MaxEventIDLength bytes, not valid UTF-8 or that contains a
-// control character (C0, DEL or C1, such as CR, LF or ESC), so every stored ID
-// is safe in log lines, store keys and URL paths. Other characters, '/'
-// included, are allowed; the admin API escapes them.
+// ValidateEventID rejects, with a *ParseError, an event ID that a receiver
+// or the admin API would read as another ID. An ID is 1 to
+// MaxEventIDLength bytes of printable ASCII (space to '~'), does not start
+// or end with a space and is not "." or "..":
+//
+//   - it is relayed as the X-UniCraft-Event-Id header, whose value loses
+//     leading and trailing spaces on the way ("sp1 " would arrive as "sp1",
+//     the ID of another event), and whose non-ASCII bytes each receiver
+//     decodes its own way (Node reads them as Latin-1);
+//   - it is an admin API path segment, where "." and ".." are resolved by
+//     clients and proxies before the inbox sees them;
+//   - it is a log field and a store key, where a control character could
+//     forge a line.
+//
+// Other characters, '/' and '%' included, are allowed: the admin API and
+// the CLI path-escape them.
 func ValidateEventID(id string) error {
 	switch {
 	case id == "":
 		return &ParseError{Reason: "event id is empty"}
 	case len(id) > MaxEventIDLength:
 		return &ParseError{Reason: fmt.Sprintf("event id is longer than %d bytes", MaxEventIDLength)}
-	case !utf8.ValidString(id):
-		return &ParseError{Reason: "event id is not valid UTF-8"}
 	}
-	for _, r := range id {
-		if r < 0x20 || (r >= 0x7f && r <= 0x9f) {
+	for i := 0; i < len(id); i++ {
+		switch c := id[i]; {
+		case c < 0x20 || c == 0x7f:
 			return &ParseError{Reason: "event id contains a control character"}
+		case c >= 0x80:
+			return &ParseError{Reason: "event id contains a character outside printable ASCII"}
 		}
+	}
+	switch {
+	case id[0] == ' ' || id[len(id)-1] == ' ':
+		return &ParseError{Reason: "event id starts or ends with a space"}
+	case id == "." || id == "..":
+		return &ParseError{Reason: `event id may not be "." or ".."`}
 	}
 	return nil
 }

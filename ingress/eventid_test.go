@@ -1,9 +1,14 @@
 package ingress
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"net/http"
+	"net/url"
+	"path"
 	"strings"
 	"testing"
 )
@@ -73,24 +78,39 @@ func TestValidateEventID(t *testing.T) {
 		{name: "simple", id: "evt_123"},
 		{name: "uuid", id: "6f1c2a8e-3b4d-4c5e-9f60-7a8b9c0d1e2f"},
 		{name: "sha256 hex", id: hexSHA256("x")},
-		{name: "unicode", id: "événement-日本-🎉"},
 		{name: "slash allowed", id: "unicraft/req_123"},
-		{name: "spaces and punctuation", id: "order 42: paid?"},
+		{name: "inner spaces and punctuation", id: "order 42: paid?"},
+		{name: "every printable ASCII character", id: "!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~"},
+		{name: "dots with more", id: "..."},
+		{name: "leading dot", id: ".evt"},
+		{name: "percent-escaped dots", id: "%2E%2E"},
 		{name: "exactly 256 bytes", id: strings.Repeat("a", 256)},
-		{name: "256 bytes of two-byte runes", id: strings.Repeat("é", 128)},
 		{name: "empty", id: "", wantErr: "event id is empty"},
 		{name: "257 bytes", id: strings.Repeat("a", 257), wantErr: "longer than 256 bytes"},
-		{name: "258 bytes of two-byte runes", id: strings.Repeat("é", 129), wantErr: "longer than 256 bytes"},
+		// A header value loses its leading and trailing spaces on the way
+		// to the receiver, so "sp1 " would arrive as "sp1", another event.
+		{name: "trailing space", id: "sp1 ", wantErr: "starts or ends with a space"},
+		{name: "leading space", id: " sp1", wantErr: "starts or ends with a space"},
+		{name: "only a space", id: " ", wantErr: "starts or ends with a space"},
+		// "." and ".." are path segments a client or a proxy resolves, so
+		// the admin API could not address them.
+		{name: "dot", id: ".", wantErr: `may not be "." or ".."`},
+		{name: "dot dot", id: "..", wantErr: `may not be "." or ".."`},
+		// Non-ASCII reaches receivers as bytes each decodes its own way
+		// (Node reads header bytes as Latin-1).
+		{name: "accented letter", id: "paiement.reçu", wantErr: "outside printable ASCII"},
+		{name: "unicode", id: "événement-日本-🎉", wantErr: "outside printable ASCII"},
+		{name: "no-break space", id: "sp1\u00a0", wantErr: "outside printable ASCII"},
 		{name: "CRLF log injection", id: "evt_1\r\nlevel=error msg=forged", wantErr: "control character"},
 		{name: "lone LF", id: "evt\n", wantErr: "control character"},
 		{name: "ANSI escape", id: "\x1b[31mred\x1b[0m", wantErr: "control character"},
 		{name: "NUL", id: "evt\x00", wantErr: "control character"},
 		{name: "tab", id: "evt\t1", wantErr: "control character"},
 		{name: "DEL", id: "evt\x7f", wantErr: "control character"},
-		{name: "C1 NEL", id: "evt\u0085", wantErr: "control character"},
-		{name: "C1 CSI", id: "\u009b31m", wantErr: "control character"},
-		{name: "invalid UTF-8", id: "evt\xff", wantErr: "not valid UTF-8"},
-		{name: "raw C1 byte is invalid UTF-8", id: "evt\x9b", wantErr: "not valid UTF-8"},
+		{name: "C1 NEL", id: "evt\u0085", wantErr: "outside printable ASCII"},
+		{name: "C1 CSI", id: "\u009b31m", wantErr: "outside printable ASCII"},
+		{name: "invalid UTF-8", id: "evt\xff", wantErr: "outside printable ASCII"},
+		{name: "raw C1 byte", id: "evt\x9b", wantErr: "outside printable ASCII"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,6 +119,7 @@ func TestValidateEventID(t *testing.T) {
 				if err != nil {
 					t.Fatalf("ValidateEventID: %v", err)
 				}
+				checkIDSurvives(t, tt.id)
 				return
 			}
 			var pe *ParseError
@@ -108,11 +129,100 @@ func TestValidateEventID(t *testing.T) {
 			if !strings.Contains(pe.Reason, tt.wantErr) {
 				t.Errorf("reason %q does not contain %q", pe.Reason, tt.wantErr)
 			}
-			if tt.id != "" && strings.Contains(pe.Reason, tt.id) {
+			// The reason for "." and ".." names them, which echoes nothing
+			// a sender chose freely.
+			if len(strings.Trim(tt.id, " .")) > 0 && strings.Contains(pe.Reason, tt.id) {
 				t.Errorf("reason %q echoes the rejected id", pe.Reason)
 			}
 		})
 	}
+}
+
+// TestDefaultEventIDsAreValid checks that every ID the default chain
+// yields for an ordinary sender passes ValidateEventID.
+func TestDefaultEventIDsAreValid(t *testing.T) {
+	body := []byte(seedPayloads["request.completed"])
+	tests := []struct {
+		name   string
+		header string
+		p      *Payload
+	}{
+		{name: "sha256 of the body", p: &Payload{}},
+		{name: "sha256 of an empty body"},
+		{name: "header uuid", header: "6f1c2a8e-3b4d-4c5e-9f60-7a8b9c0d1e2f"},
+		{name: "body id", p: &Payload{ID: "evt_1705746600_42"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id := DefaultEventID(tt.header, tt.p, body)
+			if err := ValidateEventID(id); err != nil {
+				t.Fatalf("ValidateEventID(%q): %v", id, err)
+			}
+			checkIDSurvives(t, id)
+		})
+	}
+}
+
+// FuzzValidateEventID checks that every ID ValidateEventID accepts reads
+// back unchanged from a request header and from an admin API path segment.
+func FuzzValidateEventID(f *testing.F) {
+	for _, id := range []string{"evt_1", "sp1 ", " ", ".", "..", "a/b", "paiement.reçu", "%2e", "a b", hexSHA256("x")} {
+		f.Add(id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if ValidateEventID(id) == nil {
+			checkIDSurvives(t, id)
+		}
+	})
+}
+
+// checkIDSurvives fails unless id reads back unchanged as the
+// X-UniCraft-Event-Id header of a request written and parsed by net/http,
+// and as a path segment of the admin API, escaped as the admin API and
+// the CLI escape it.
+func checkIDSurvives(t *testing.T, id string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://127.0.0.1/hook", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(EventIDHeader, id)
+	var wire bytes.Buffer
+	if err := req.Write(&wire); err != nil {
+		t.Fatalf("writing a request with id %q: %v", id, err)
+	}
+	got, err := http.ReadRequest(bufio.NewReader(&wire))
+	if err != nil {
+		t.Fatalf("reading a request with id %q: %v", id, err)
+	}
+	if v := got.Header.Get(EventIDHeader); v != id {
+		t.Errorf("header carries %q, want %q", v, id)
+	}
+	if !isASCII(id) {
+		t.Errorf("id %q is not ASCII: a receiver may decode it another way", id)
+	}
+
+	u, err := url.Parse("http://127.0.0.1/webhook_inbox/events/" + url.PathEscape(id) + "/replay")
+	if err != nil {
+		t.Fatalf("parsing the admin URL of id %q: %v", id, err)
+	}
+	escaped := u.EscapedPath()
+	if path.Clean(escaped) != escaped {
+		t.Errorf("admin path %q of id %q is changed by path cleaning", escaped, id)
+	}
+	seg := strings.TrimSuffix(strings.TrimPrefix(escaped, "/webhook_inbox/events/"), "/replay")
+	if v, err := url.PathUnescape(seg); err != nil || v != id {
+		t.Errorf("admin path segment %q reads back as %q (%v), want %q", seg, v, err, id)
+	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func BenchmarkDefaultEventID(b *testing.B) {

@@ -26,3 +26,19 @@ func CheckFreshness(p *Payload, now time.Time, maxAge, maxFuture time.Duration) 
 	}
 	return nil
 }
+
+// FreshUntil returns the last instant at which CheckFreshness accepts p
+// with maxAge: its timestamp plus maxAge. It is the zero time when p has
+// no timestamp or the age check is disabled.
+//
+// The handler asks the store to remember the event's ID at least until
+// then. A timestamp ahead of the inbox's clock (up to the allowed future
+// skew) keeps a payload fresh for longer than the dedup window counted
+// from receipt; without this, a captured request could be replayed, and
+// accepted again, once the window had forgotten its ID.
+func FreshUntil(p *Payload, maxAge time.Duration) time.Time {
+	if p == nil || !p.HasTimestamp || maxAge <= 0 {
+		return time.Time{}
+	}
+	return p.Timestamp.Add(maxAge)
+}

@@ -83,3 +83,78 @@ func TestCheckFreshnessWithParsedTimestamp(t *testing.T) {
 		})
 	}
 }
+
+// TestNoReplayGap replays one captured payload at every second of a
+// timeline on an injected clock, with the sender's clock skewed either
+// way: each replay must find the ID still remembered (until the later of
+// receipt plus the dedup window and FreshUntil, as the store keeps it) or
+// be refused by CheckFreshness. The README promises "no replay gap".
+func TestNoReplayGap(t *testing.T) {
+	received := time.Date(2024, 1, 20, 10, 30, 0, 0, time.UTC)
+	const window = 72 * time.Hour
+	tests := []struct {
+		name   string
+		skew   time.Duration // payload timestamp minus receipt
+		maxAge time.Duration
+	}{
+		{name: "4 minutes ahead, max_age = dedup_window", skew: 4 * time.Minute, maxAge: window},
+		{name: "at the future limit", skew: DefaultMaxFuture, maxAge: window},
+		{name: "in step", skew: 0, maxAge: window},
+		{name: "an hour behind", skew: -time.Hour, maxAge: window},
+		{name: "4 minutes ahead, shorter max_age", skew: 4 * time.Minute, maxAge: time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Payload{Timestamp: received.Add(tt.skew), HasTimestamp: true}
+			if err := CheckFreshness(p, received, tt.maxAge, DefaultMaxFuture); err != nil {
+				t.Fatalf("first receipt refused: %v", err)
+			}
+			remembered := received.Add(window)
+			if until := FreshUntil(p, tt.maxAge); until.After(remembered) {
+				remembered = until
+			}
+			end := received.Add(window + DefaultMaxFuture + time.Minute)
+			for now := received; !now.After(end); now = now.Add(time.Second) {
+				if !now.After(remembered) {
+					continue // a duplicate
+				}
+				if CheckFreshness(p, now, tt.maxAge, DefaultMaxFuture) == nil {
+					t.Fatalf("replay %s after receipt: ID forgotten %s after receipt, payload still fresh",
+						now.Sub(received), remembered.Sub(received))
+				}
+			}
+		})
+	}
+}
+
+func TestFreshUntil(t *testing.T) {
+	ts := time.Date(2024, 1, 20, 10, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		p      *Payload
+		maxAge time.Duration
+		want   time.Time
+	}{
+		{name: "timestamp plus max_age", p: &Payload{Timestamp: ts, HasTimestamp: true}, maxAge: time.Hour, want: ts.Add(time.Hour)},
+		{name: "no timestamp", p: &Payload{}, maxAge: time.Hour},
+		{name: "nil payload", p: nil, maxAge: time.Hour},
+		{name: "age check disabled", p: &Payload{Timestamp: ts, HasTimestamp: true}, maxAge: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := FreshUntil(tt.p, tt.maxAge)
+			if !got.Equal(tt.want) {
+				t.Fatalf("FreshUntil = %v, want %v", got, tt.want)
+			}
+			if got.IsZero() {
+				return
+			}
+			if err := CheckFreshness(tt.p, got, tt.maxAge, 0); err != nil {
+				t.Errorf("CheckFreshness at FreshUntil: %v, want fresh", err)
+			}
+			if err := CheckFreshness(tt.p, got.Add(1), tt.maxAge, 0); err == nil {
+				t.Error("CheckFreshness 1ns after FreshUntil: fresh, want too old")
+			}
+		})
+	}
+}

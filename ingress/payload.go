@@ -26,9 +26,10 @@ type Payload struct {
 	// of another type is ignored rather than rejected.
 	ID string
 	// Timestamp is the top-level "timestamp" field parsed as RFC 3339, or
-	// the zero time if the field is absent.
+	// the zero time if the field is absent or null.
 	Timestamp time.Time
-	// HasTimestamp reports whether the payload carried a "timestamp" field.
+	// HasTimestamp reports whether the payload carried a "timestamp" field
+	// other than null.
 	HasTimestamp bool
 }
 
@@ -52,8 +53,9 @@ func parseErrorf(format string, args ...any) *ParseError {
 // UTF-8 and valid JSON holding exactly one top-level object (nothing after it
 // but whitespace), nested at most maxDepth deep (maxDepth <= 0 means
 // DefaultMaxDepth), with every number representable as a float64. A
-// "timestamp" field, when present, must be an RFC 3339 string. Every rejection
-// is a *ParseError.
+// "timestamp" field, when present and not null, must be an RFC 3339 string
+// ("T" and "Z" in either case); null counts as absent. Every rejection is a
+// *ParseError.
 //
 // Depth is checked by a byte scan before decoding, so a hostile body nested
 // a hundred thousand levels deep costs one linear pass, not a recursive
@@ -89,19 +91,39 @@ func ParsePayload(body []byte, maxDepth int) (*Payload, error) {
 	if s, ok := obj["id"].(string); ok {
 		p.ID = s
 	}
-	if raw, ok := obj["timestamp"]; ok {
+	// A null timestamp is read as no timestamp, as a sender that
+	// serialises an unset field as null means.
+	if raw, ok := obj["timestamp"]; ok && raw != nil {
 		s, isString := raw.(string)
 		if !isString {
 			return nil, &ParseError{Reason: "timestamp is not a string"}
 		}
-		ts, err := time.Parse(time.RFC3339, s)
+		ts, err := parseTimestamp(s)
 		if err != nil {
-			return nil, &ParseError{Reason: "timestamp is not an RFC 3339 date-time"}
+			return nil, err
 		}
 		p.Timestamp = ts
 		p.HasTimestamp = true
 	}
 	return p, nil
+}
+
+// parseTimestamp parses an RFC 3339 date-time. RFC 3339 section 5.6 lets
+// the "T" and "Z" be lowercase; Go's time.RFC3339 layout does not, so they
+// are upper-cased first (the date part is always 10 bytes, and "z" can only
+// be last).
+func parseTimestamp(s string) (time.Time, error) {
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if n := len(s); n > 0 && s[n-1] == 'z' {
+		s = s[:n-1] + "Z"
+	}
+	ts, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, &ParseError{Reason: "timestamp is not an RFC 3339 date-time"}
+	}
+	return ts, nil
 }
 
 // jsonParseError turns an encoding/json error into a reason that names the

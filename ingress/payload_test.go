@@ -76,6 +76,13 @@ func TestParsePayload(t *testing.T) {
 				t.Errorf("Timestamp = %v, want %v", p.Timestamp, want)
 			}
 		}},
+		// RFC 3339 section 5.6 allows a lowercase "t" and "z"; Go's
+		// time.RFC3339 layout does not.
+		{name: "timestamp with lowercase t and z", body: `{"timestamp":"2024-01-20t10:30:00z"}`, check: wantTimestamp(time.Date(2024, 1, 20, 10, 30, 0, 0, time.UTC))},
+		{name: "timestamp with lowercase t and an offset", body: `{"timestamp":"2024-01-20t11:30:00.5+01:00"}`, check: wantTimestamp(time.Date(2024, 1, 20, 10, 30, 0, 5e8, time.UTC))},
+		{name: "timestamp with lowercase z only", body: `{"timestamp":"2024-01-20T10:30:00z"}`, check: wantTimestamp(time.Date(2024, 1, 20, 10, 30, 0, 0, time.UTC))},
+		{name: "timestamp null is absent", body: `{"timestamp":null}`, check: wantNoTimestamp},
+		{name: "timestamp null after a string is absent", body: `{"timestamp":"2024-01-20T10:30:00Z","timestamp":null}`, check: wantNoTimestamp},
 		// encoding/json keeps the last of duplicate keys; the raw body (what is
 		// stored and relayed) still holds both, so we accept it rather than
 		// guess which one the sender meant.
@@ -115,7 +122,6 @@ func TestParsePayload(t *testing.T) {
 		{name: "overlong UTF-8 encoding", body: "{\"event\":\"\xc0\xaf\"}", wantErr: "UTF-8"},
 		{name: "UTF-16 surrogate encoded as UTF-8", body: "{\"event\":\"\xed\xa0\x80\"}", wantErr: "UTF-8"},
 		{name: "timestamp number", body: `{"timestamp":1705746600}`, wantErr: "timestamp is not a string"},
-		{name: "timestamp null", body: `{"timestamp":null}`, wantErr: "timestamp is not a string"},
 		{name: "timestamp object", body: `{"timestamp":{}}`, wantErr: "timestamp is not a string"},
 		{name: "timestamp with space separator", body: `{"timestamp":"2024-01-20 10:30:00Z"}`, wantErr: "RFC 3339"},
 		{name: "timestamp without zone", body: `{"timestamp":"2024-01-20T10:30:00"}`, wantErr: "RFC 3339"},
@@ -123,6 +129,8 @@ func TestParsePayload(t *testing.T) {
 		{name: "timestamp hour 24", body: `{"timestamp":"2024-01-20T24:00:00Z"}`, wantErr: "RFC 3339"},
 		{name: "timestamp empty", body: `{"timestamp":""}`, wantErr: "RFC 3339"},
 		{name: "timestamp words", body: `{"timestamp":"yesterday"}`, wantErr: "RFC 3339"},
+		{name: "timestamp lowercase t elsewhere", body: `{"timestamp":"2024-01-20T10:30:00t"}`, wantErr: "RFC 3339"},
+		{name: "timestamp lowercase z before an offset", body: `{"timestamp":"2024-01-20T10:30:00z+01:00"}`, wantErr: "RFC 3339"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,6 +170,22 @@ func wantType(want string) func(*testing.T, *Payload) {
 		if p.Type != want {
 			t.Errorf("Type = %q, want %q", p.Type, want)
 		}
+	}
+}
+
+func wantTimestamp(want time.Time) func(*testing.T, *Payload) {
+	return func(t *testing.T, p *Payload) {
+		t.Helper()
+		if !p.HasTimestamp || !p.Timestamp.Equal(want) {
+			t.Errorf("HasTimestamp = %v, Timestamp = %v; want %v", p.HasTimestamp, p.Timestamp, want)
+		}
+	}
+}
+
+func wantNoTimestamp(t *testing.T, p *Payload) {
+	t.Helper()
+	if p.HasTimestamp || !p.Timestamp.IsZero() {
+		t.Errorf("HasTimestamp = %v, Timestamp = %v; want none", p.HasTimestamp, p.Timestamp)
 	}
 }
 

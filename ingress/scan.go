@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"time"
 	"unicode/utf8"
 )
 
@@ -36,13 +35,14 @@ func ScanPayload(body []byte, maxDepth int) (*Payload, error) {
 	if raw := s.fields[fieldID]; len(raw) > 0 && raw[0] == '"' {
 		p.ID = unquote(raw)
 	}
-	if raw := s.fields[fieldTimestamp]; raw != nil {
+	// A null timestamp counts as absent, as in ParsePayload.
+	if raw := s.fields[fieldTimestamp]; raw != nil && string(raw) != "null" {
 		if raw[0] != '"' {
 			return nil, &ParseError{Reason: "timestamp is not a string"}
 		}
-		ts, err := time.Parse(time.RFC3339, unquote(raw))
+		ts, err := parseTimestamp(unquote(raw))
 		if err != nil {
-			return nil, &ParseError{Reason: "timestamp is not an RFC 3339 date-time"}
+			return nil, err
 		}
 		p.Timestamp = ts
 		p.HasTimestamp = true

@@ -9,7 +9,12 @@ import (
 	"hash"
 	"strings"
 	"sync"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
+
+// SignatureHeader carries the sender's HMAC of the raw body.
+const SignatureHeader = signature.UniCraftSignature
 
 // signaturePrefix is the optional scheme prefix some senders put before the
 // hex digest, matched case-insensitively.

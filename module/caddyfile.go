@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/relay/reencode"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
@@ -249,6 +250,7 @@ func (r *RetryPolicy) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		id         <CEL string expression>
 //		route      <CEL bool expression> <target>...
 //		default    <target>...
+//		keep_headers <header name>...
 //	}
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	handler := new(Handler)
@@ -342,6 +344,15 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.Default = append(h.Default, args...)
+		case "keep_headers":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			h.KeepHeaders = append(h.KeepHeaders, args...)
+			if _, err := ingress.NewHeaderKeeper(h.KeepHeaders); err != nil {
+				return d.Errf("%v", err)
+			}
 		default:
 			return d.Errf("unrecognized webhook_inbox option %q", d.Val())
 		}

@@ -80,10 +80,20 @@ type Handler struct {
 	// and no default, the event is stored as unrouted.
 	Default []string `json:"default,omitempty"`
 
+	// KeepHeaders names request headers to store with each event, and so
+	// to show in the admin API, the console and the CLI, on top of the
+	// built-in allow-list (content type, user agent, request ID, trace
+	// context and each sender scheme's event headers). Every other header
+	// is dropped. Names are case-insensitive; at most 32 may be given, and a
+	// signature or credential header (such as Authorization or
+	// X-Hub-Signature-256) is refused.
+	KeepHeaders []string `json:"keep_headers,omitempty"`
+
 	app      *App
 	verifier *ingress.Verifier
 	allow    []netip.Prefix
 	limiter  *ingress.RateLimiter
+	keeper   *ingress.HeaderKeeper
 	idExpr   *rules.IDExpr
 	router   *rules.Router
 	// evaluates is set when a route rule or the ID expression runs on
@@ -186,6 +196,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("rate_limit needs a positive event count and window, got %d per %s", rl.Events, time.Duration(rl.Window))
 		}
 		h.limiter = ingress.NewRateLimiter(rl.Events, time.Duration(rl.Window), ingress.DefaultRateLimitKeys)
+	}
+
+	if h.keeper, err = ingress.NewHeaderKeeper(h.KeepHeaders); err != nil {
+		return err
 	}
 
 	if h.ID != "" {
@@ -324,9 +338,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Type:       ingress.EventType(payload.Type),
 		ReceivedAt: start,
 		ClientIP:   clientIP,
-		Headers:    keptHeaders(r.Header),
+		Headers:    h.keeper.Keep(r.Header),
 		Body:       body,
 		Targets:    targets,
+		// A payload timestamped ahead of our clock stays fresh past the
+		// dedup window; its ID must be remembered as long (README, "No
+		// replay gap").
+		DedupUntil: ingress.FreshUntil(payload, h.maxAge),
 	}
 	receipt, err := st.Accept(r.Context(), ev)
 	if err != nil {
@@ -437,37 +455,6 @@ func firstValues(hdr http.Header) map[string]string {
 		if len(v) > 0 {
 			m[k] = v[0]
 		}
-	}
-	return m
-}
-
-// Limits of the headers kept with a stored event.
-const (
-	maxKeptHeaders     = 32
-	maxKeptHeaderValue = 1024
-)
-
-// keptHeaders selects the request headers stored with the event: content
-// type, user agent and the sender's X-* headers, never credentials or the
-// signature, and bounded in count and size.
-func keptHeaders(hdr http.Header) map[string]string {
-	m := make(map[string]string, 4)
-	for k, v := range hdr {
-		if len(v) == 0 || len(m) >= maxKeptHeaders {
-			continue
-		}
-		if k != "Content-Type" && k != "User-Agent" && !strings.HasPrefix(k, "X-") {
-			continue
-		}
-		if strings.HasPrefix(k, "X-Forwarded-") || strings.Contains(k, "Signature") ||
-			strings.Contains(k, "Token") || strings.Contains(k, "Auth") || strings.Contains(k, "Key") {
-			continue
-		}
-		val := v[0]
-		if len(val) > maxKeptHeaderValue {
-			val = val[:maxKeptHeaderValue]
-		}
-		m[k] = val
 	}
 	return m
 }

@@ -45,10 +45,13 @@ type Event struct {
 	// Targets are the names of the targets the event was routed to. Empty
 	// means the event is stored as unrouted.
 	Targets []string `json:"targets"`
-	// DedupUntil, when later than ReceivedAt + the dedup window, is how
-	// long the (Source, ID) pair must be remembered instead: a payload
-	// that stays fresh longer than the window (a signed timestamp ahead
-	// of the clock) must not be accepted twice. Zero: the window.
+	// DedupUntil is the earliest time the event's ID may be forgotten:
+	// Accept remembers the ID until the later of this and the policy's
+	// DedupWindow from now (zero: the window alone). The handler sets it
+	// to the payload's timestamp plus max_age, so a payload timestamped
+	// ahead of our clock cannot be accepted again once the window has
+	// passed but its timestamp has not yet aged out. It only sets the
+	// dedup marker's expiry and is not stored with the event.
 	DedupUntil time.Time `json:"-"`
 }
 
@@ -62,9 +65,9 @@ type Receipt struct {
 // Policy holds the settings that may change on a config reload without
 // reopening the store.
 type Policy struct {
-	// DedupWindow is how long an event ID is remembered: at least this
-	// long (a backend may round up to its own granularity). Zero means
-	// DefaultDedupWindow.
+	// DedupWindow is how long an event ID is remembered, or longer when
+	// the event's DedupUntil is later: at least this long (a backend may
+	// round up to its own granularity). Zero means DefaultDedupWindow.
 	DedupWindow time.Duration
 	// Retention is how long delivered, dead and unrouted events stay
 	// inspectable once every target is done with them. Zero means

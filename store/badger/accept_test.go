@@ -146,6 +146,49 @@ func TestDedupWindowExpires(t *testing.T) {
 	}
 }
 
+// TestAcceptDedupUntil checks that the dedup marker lives until the later
+// of the policy's window and the event's DedupUntil, the fix of a replay
+// gap: a payload timestamped ahead of our clock stays fresh past the
+// window counted from receipt.
+func TestAcceptDedupUntil(t *testing.T) {
+	const window = time.Hour
+	tests := []struct {
+		name string
+		// until is DedupUntil relative to now; zero leaves it unset.
+		until time.Duration
+		// want is the marker's lifetime relative to now.
+		want time.Duration
+	}{
+		{name: "unset: the window", until: 0, want: window},
+		{name: "later than the window", until: window + 4*time.Minute, want: window + 4*time.Minute},
+		{name: "much later than the window", until: 30 * 24 * time.Hour, want: 30 * 24 * time.Hour},
+		{name: "earlier than the window", until: 10 * time.Minute, want: window},
+		{name: "in the past", until: -time.Hour, want: window},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := openTest(t, "", Options{Policy: store.Policy{DedupWindow: window}})
+			ev := testEvent("until", "app")
+			before := time.Now()
+			if tt.until != 0 {
+				ev.DedupUntil = before.Add(tt.until)
+			}
+			mustAccept(t, in, ev)
+			after := time.Now()
+			got := expiry(t, in, dedupKey(ev.Source, ev.ID))
+			// Badger keeps whole seconds; the marker may live up to one
+			// second longer, never shorter.
+			lo, hi := uint64(before.Add(tt.want).Unix()), uint64(after.Add(tt.want).Unix())+1
+			if got < lo || got > hi {
+				t.Fatalf("marker expires at %d, want %d..%d (%s from now)", got, lo, hi, tt.want)
+			}
+			if rc := mustAccept(t, in, testEvent("until", "app")); !rc.Duplicate {
+				t.Fatal("second Accept was not a duplicate")
+			}
+		})
+	}
+}
+
 func TestAcceptSameIDConcurrently(t *testing.T) {
 	in := openTest(t, "", Options{})
 	const callers = 200

@@ -48,6 +48,7 @@ http://:[[.HTTP]] {
 		webhook_inbox chaos {
 			secret {env.CHAOS_SOURCE_SECRET}
 			max_age 1h
+			keep_headers x-partner-trace
 			route ` + "`event.event == \"cheap\"`" + ` app
 			EXPENSIVE
 		}
@@ -187,6 +188,10 @@ func TestBadInput(t *testing.T) {
 		{name: "max_age plus 1s rejected", body: at("ts-old-out", -time.Hour-time.Second), want: 400, ids: []string{"ts-old-out"}},
 		{name: "future limit minus 1s accepted", body: at("ts-future-in", 5*time.Minute-time.Second), want: 202, wantID: "ts-future-in"},
 		{name: "future limit plus 1s rejected", body: at("ts-future-out", 5*time.Minute+time.Second), want: 400, ids: []string{"ts-future-out"}},
+		{name: "timestamp with lowercase t and z accepted", body: func() []byte {
+			return []byte(fmt.Sprintf(`{"id":"ts-lower","event":"x","timestamp":%q}`, strings.ToLower(time.Now().UTC().Format(time.RFC3339))))
+		}, want: 202, wantID: "ts-lower"},
+		{name: "timestamp null accepted as absent", body: fixed([]byte(`{"id":"ts-null","event":"x","timestamp":null}`)), want: 202, wantID: "ts-null"},
 		{name: "CR in the event id header", body: fixed(payload("x", "inj-cr")), raw: func(b []byte) string {
 			return "X-UniCraft-Signature: " + sig(b) + "\r\nX-UniCraft-Event-Id: evil\rInjected: 1\r\n"
 		}, want: 400, ids: []string{"inj-cr", "evil", "evil\rInjected: 1"}},
@@ -198,6 +203,27 @@ func TestBadInput(t *testing.T) {
 		}, want: 400, ids: []string{"inj-csi", "evil\u009b31mred"}},
 		{name: "CRLF in the body id", body: fixed([]byte(`{"id":"evil\r\n{\"level\":\"error\"}","event":"x"}`)), want: 400, ids: []string{"evil\r\n{\"level\":\"error\"}"}},
 		{name: "ESC in the body id", body: fixed([]byte(`{"id":"evil\u001b[2J","event":"x"}`)), want: 400, ids: []string{"evil\x1b[2J"}},
+		// Every accepted ID must reach the receiver's X-UniCraft-Event-Id
+		// unchanged: header values lose outer spaces, non-ASCII is decoded
+		// differently per receiver, "." and ".." break admin paths.
+		{name: "body id with a trailing space", body: fixed([]byte(`{"id":"sp1 ","event":"x"}`)), want: 400, ids: []string{"sp1 ", "sp1"}},
+		{name: "body id without the space", body: fixed([]byte(`{"id":"sp1","event":"x"}`)), want: 202, wantID: "sp1"},
+		{name: "body id with a leading space", body: fixed([]byte(`{"id":" sp1","event":"x"}`)), want: 400, ids: []string{" sp1"}},
+		{name: "body id that is one space", body: fixed([]byte(`{"id":" ","event":"x"}`)), want: 400, ids: []string{" ", ""}},
+		{name: "body id with a non-ASCII letter", body: fixed([]byte(`{"id":"paiement.reçu","event":"x"}`)), want: 400, ids: []string{"paiement.reçu"}},
+		{name: "body id dot", body: fixed([]byte(`{"id":".","event":"x"}`)), want: 400, ids: []string{"."}},
+		{name: "body id dot dot", body: fixed([]byte(`{"id":"..","event":"x"}`)), want: 400, ids: []string{".."}},
+		{name: "header id with a non-ASCII letter", body: fixed(payload("x", "hdr-nonascii")), headers: func(b []byte) map[string]string {
+			h := signedBy(sourceSecret, b)
+			h["X-UniCraft-Event-Id"] = "paiement.reçu"
+			return h
+		}, want: 400, ids: []string{"hdr-nonascii", "paiement.reçu"}},
+		{name: "header id dot dot", body: fixed(payload("x", "hdr-dotdot")), headers: func(b []byte) map[string]string {
+			h := signedBy(sourceSecret, b)
+			h["X-UniCraft-Event-Id"] = ".."
+			return h
+		}, want: 400, ids: []string{"hdr-dotdot", ".."}},
+		{name: "default id: the body's sha256", body: fixed([]byte(`{"event":"x","n":"hash-id"}`)), want: 202, wantID: hexSHA256(`{"event":"x","n":"hash-id"}`)},
 		{name: "C1, U+2028, tab and invalid UTF-8 in other headers", body: fixed(payload("x", "inj-other")), raw: func(b []byte) string {
 			return "X-UniCraft-Signature: " + sig(b) + "\r\nUser-Agent: a\u009b31m\u2028b\tc\xffd\r\nX-Note: \"}],\"level\":\"error\"\r\n"
 		}, want: 202, wantID: "inj-other"},
@@ -280,6 +306,56 @@ func TestBadInput(t *testing.T) {
 		}
 	})
 
+	t.Run("only allow-listed headers are kept and shown", func(t *testing.T) {
+		body := payload("x", "hdr-kept")
+		h := signedBy(sourceSecret, body)
+		kept := map[string]string{
+			"User-Agent":      "unicraft-webhooks/1.0",
+			"X-Request-Id":    "req-42",
+			"Traceparent":     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+			"X-Partner-Trace": "from keep_headers",
+			// cut at 1 KiB, before the two-byte rune that would straddle it
+			"X-Github-Delivery": strings.Repeat("a", 1023) + "é",
+		}
+		secret := map[string]string{
+			"X-Apikey": "k", "X-Api-Key": "k", "X-Client-Secret": "s", "X-Password": "p",
+			"X-Accesstoken": "t", "X-Csrftoken": "t", "X-Session-Id": "s", "X-Shopify-Hmac-Sha256": "h",
+			"X-Hub-Signature-256": "sha256=00", "Stripe-Signature": "t=1,v1=00", "Authorization": "Bearer x",
+			"Cookie": "session=x", "X-Forwarded-For": "203.0.113.9", "X-Anything-Else": "x",
+		}
+		for k, v := range kept {
+			h[k] = v
+		}
+		for k, v := range secret {
+			h[k] = v
+		}
+		if got := post(t, hook, body, h); got.status != http.StatusAccepted {
+			t.Fatalf("got %d %s, want 202", got.status, got.body)
+		}
+		var ev struct {
+			Headers map[string]string `json:"headers"`
+		}
+		raw := adminJSON(t, in, "/webhook_inbox/events/hdr-kept", &ev)
+		kept["X-Github-Delivery"] = strings.Repeat("a", 1023)
+		for k, want := range kept {
+			if got := ev.Headers[k]; got != want {
+				t.Errorf("header %s kept as %.80q (%d bytes), want %.80q (%d bytes)", k, got, len(got), want, len(want))
+			}
+		}
+		for k := range secret {
+			if _, ok := ev.Headers[k]; ok {
+				t.Errorf("header %s was kept", k)
+			}
+		}
+		if _, ok := ev.Headers["X-Unicraft-Signature"]; ok {
+			t.Error("the signature was kept")
+		}
+		if strings.Contains(raw, "Bearer") || strings.Contains(raw, "session=") {
+			t.Errorf("a credential shows in the admin answer: %s", raw)
+		}
+		before, _ = storedEvents(t, in)
+	})
+
 	t.Run("caddy log stays one JSON object per line", func(t *testing.T) {
 		n := checkLogLines(t, in)
 		log := in.Log()
@@ -310,4 +386,73 @@ func TestBadInput(t *testing.T) {
 			t.Fatalf("non-matching event: %d %s, want 202 unrouted", got.status, got.body)
 		}
 	})
+}
+
+// replayGapConfig remembers IDs for one second and accepts payloads up to
+// one second old, so the whole life of a captured request fits in a test.
+const replayGapConfig = `{
+	admin [[.Admin]]
+	webhook_inbox {
+		storage_dir [[.Data]]
+		dedup_window 1s
+		min_free_space off
+		target app {
+			url http://127.0.0.1:9/hook
+		}
+	}
+}
+
+http://:[[.HTTP]] {
+	bind 127.0.0.1
+	route /hook {
+		webhook_inbox chaos {
+			secret {env.CHAOS_SOURCE_SECRET}
+			max_age 1s
+		}
+	}
+}
+`
+
+// TestBadInputFutureTimestampReplay replays a captured request whose
+// timestamp is ahead of the inbox's clock (the sender's clock runs fast,
+// within the allowed skew) until the inbox refuses it as too old. Every
+// replay must be a duplicate or refused, never accepted a second time:
+// the README's "No replay gap". The ID has to be remembered past the
+// dedup window, until the payload's timestamp plus max_age.
+func TestBadInputFutureTimestampReplay(t *testing.T) {
+	in := testcaddy.Start(t, replayGapConfig, "CHAOS_SOURCE_SECRET="+sourceSecret)
+	hook := in.URL("/hook")
+	// Whole seconds, so the last fresh instant is on a second boundary,
+	// the resolution of the store's expiry.
+	ts := time.Now().Add(3 * time.Second).Truncate(time.Second)
+	body := []byte(fmt.Sprintf(`{"id":"skewed","event":"x","timestamp":%q}`, ts.UTC().Format(time.RFC3339)))
+	h := signedBy(sourceSecret, body)
+	first := time.Now()
+	if got := post(t, hook, body, h); got.status != http.StatusAccepted {
+		t.Fatalf("first post: %d %s, want 202", got.status, got.body)
+	}
+	fresh := ts.Add(time.Second) // the last instant max_age accepts
+	deadline := fresh.Add(10 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		sent := time.Now()
+		got := post(t, hook, body, h)
+		switch {
+		case got.status == http.StatusOK && strings.Contains(got.body, `"duplicate"`):
+		case got.status == http.StatusBadRequest && strings.Contains(got.body, "too old"):
+			if sent.Before(fresh) {
+				t.Fatalf("replay %d refused as too old %s before max_age ran out", n, fresh.Sub(sent))
+			}
+			t.Logf("%d replays: duplicates for %s, then too old", n, sent.Sub(first).Round(100*time.Millisecond))
+			return
+		default:
+			t.Fatalf("replay %d, %s after the first post: %d %s, want a duplicate until the payload is too old",
+				n, sent.Sub(first).Round(10*time.Millisecond), got.status, got.body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replays still answered after %s, want too old once max_age ran out", time.Since(first))
+		}
+		<-tick.C
+	}
 }

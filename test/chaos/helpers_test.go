@@ -2,6 +2,8 @@ package chaos
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -314,4 +316,10 @@ func report(t testing.TB, what string, tl tally) {
 	if tl.Acked == 0 {
 		t.Errorf("%s: nothing was acknowledged, so loss could not be seen", what)
 	}
+}
+
+// hexSHA256 is the default event ID of a body without an id.
+func hexSHA256(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:])
 }

@@ -20,6 +20,7 @@ var targets = []struct{ pkg, name string }{
 	{"./ingress", "FuzzVerify"},
 	{"./ingress", "FuzzParsePayload"},
 	{"./ingress", "FuzzScanPayload"},
+	{"./ingress", "FuzzValidateEventID"},
 	{"./rules", "FuzzCompileRule"},
 	{"./relay", "FuzzParseRetryAfter"},
 	{"./module", "FuzzCaddyfile"},
