@@ -190,6 +190,62 @@ func TestValidateDoesNotOpenStore(t *testing.T) {
 	}
 }
 
+// TestQuickStartStaysLocal checks that the repo's root Caddyfile listens
+// on loopback only (TCP and, through the same addresses, HTTP/3's UDP) and
+// does not save its adapted config, demo secrets included, to disk.
+func TestQuickStartStaysLocal(t *testing.T) {
+	data, err := os.ReadFile("../Caddyfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := adapt(t, string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg struct {
+		Admin struct {
+			Listen string `json:"listen"`
+			Config struct {
+				Persist *bool `json:"persist"`
+			} `json:"config"`
+		} `json:"admin"`
+		Apps struct {
+			HTTP struct {
+				Servers map[string]struct {
+					Listen []string `json:"listen"`
+				} `json:"servers"`
+			} `json:"http"`
+		} `json:"apps"`
+	}
+	if err := json.Unmarshal(out, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if p := cfg.Admin.Config.Persist; p == nil || *p {
+		t.Errorf("admin config persist is %v, want false (persist_config off)", p)
+	}
+	if !strings.HasPrefix(cfg.Admin.Listen, "localhost:") && !strings.HasPrefix(cfg.Admin.Listen, "127.0.0.1:") {
+		t.Errorf("admin listens on %q, want loopback", cfg.Admin.Listen)
+	}
+	if len(cfg.Apps.HTTP.Servers) == 0 {
+		t.Fatal("no servers")
+	}
+	for name, srv := range cfg.Apps.HTTP.Servers {
+		if len(srv.Listen) == 0 {
+			t.Errorf("server %s listens on every interface (no listen addresses)", name)
+		}
+		for _, addr := range srv.Listen {
+			host := addr
+			if i := strings.LastIndex(addr, ":"); i >= 0 {
+				host = addr[:i]
+			}
+			host = strings.TrimPrefix(strings.TrimPrefix(host, "tcp/"), "udp/")
+			if host != "127.0.0.1" && host != "[::1]" {
+				t.Errorf("server %s listens on %q, want 127.0.0.1 or [::1] only", name, addr)
+			}
+		}
+	}
+}
+
 // TestQuickStartCaddyfile checks that the repo's root Caddyfile, which
 // `go run ./caddy run` picks up, adapts and validates.
 func TestQuickStartCaddyfile(t *testing.T) {
