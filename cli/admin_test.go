@@ -10,6 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	// The tests read admin addresses from Caddyfiles, as the caddy binary
+	// does with the adapters it is built with.
+	_ "github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 )
 
 // cliTestServer runs handler on 127.0.0.1 for the test.
