@@ -129,15 +129,15 @@ type BulkReplay struct {
 	Status string `json:"status"`
 	// Target limits the replay to one configured target; empty replays
 	// the dead letters of every configured target.
-	Target string `json:"target"`
+	Target string `json:"target,omitempty"`
 	// Filter is a CEL expression over event, headers, source_ip and
 	// source, like a route rule; empty matches every dead letter.
-	Filter string `json:"filter"`
+	Filter string `json:"filter,omitempty"`
 	// DryRun counts the matching dead letters and changes nothing.
 	DryRun bool `json:"dry_run"`
 	// Rate paces the redelivery in events per second, at least
 	// MinReplayRate; 0 means DefaultReplayRate.
-	Rate float64 `json:"rate"`
+	Rate float64 `json:"rate,omitempty"`
 }
 
 // BulkReplayed is the body of a bulk replay's answer: matched for a

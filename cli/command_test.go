@@ -14,6 +14,7 @@ import (
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 )
 
@@ -83,7 +84,7 @@ func TestCommandReplayFlags(t *testing.T) {
 		name     string
 		args     []string
 		wantURI  string
-		wantBody *cliBulkReplay
+		wantBody *adminapi.BulkReplay
 		wantErr  string
 	}{
 		{name: "one event", args: []string{"evt_1"}, wantURI: "/webhook_inbox/events/evt_1/replay"},
@@ -100,13 +101,13 @@ func TestCommandReplayFlags(t *testing.T) {
 			name:     "dead letters",
 			args:     []string{"--dead"},
 			wantURI:  "/webhook_inbox/replay",
-			wantBody: &cliBulkReplay{Status: "dead"},
+			wantBody: &adminapi.BulkReplay{Status: "dead"},
 		},
 		{
 			name:     "dead letters filtered",
 			args:     []string{"--dead", "--target", "app", "--filter", `event.event == "cost.exceeded"`, "--dry-run", "--rate", "5"},
 			wantURI:  "/webhook_inbox/replay",
-			wantBody: &cliBulkReplay{Status: "dead", Target: "app", Filter: `event.event == "cost.exceeded"`, DryRun: true, Rate: 5},
+			wantBody: &adminapi.BulkReplay{Status: "dead", Target: "app", Filter: `event.event == "cost.exceeded"`, DryRun: true, Rate: 5},
 		},
 		{name: "neither", args: nil, wantErr: "give an event ID"},
 		{name: "both", args: []string{"evt_1", "--dead"}, wantErr: "not both"},

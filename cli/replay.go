@@ -16,20 +16,11 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
 
-// cliBulkReplay is the body of POST /webhook_inbox/replay.
-type cliBulkReplay struct {
-	Status string  `json:"status"`
-	Target string  `json:"target,omitempty"`
-	Filter string  `json:"filter,omitempty"`
-	DryRun bool    `json:"dry_run"`
-	Rate   float64 `json:"rate,omitempty"`
-}
-
 // cliReplayRequest is what `webhook replay` will send: the method is
 // always POST.
 type cliReplayRequest struct {
 	uri  string
-	body *cliBulkReplay // nil for a single event
+	body *adminapi.BulkReplay // nil for a single event
 	id   string
 }
 
@@ -117,7 +108,7 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
 		return cliReplayRequest{}, fmt.Errorf("--rate %v: want events per second, 0 for the default", rate)
 	}
-	return cliReplayRequest{uri: adminapi.ReplayPath, body: &cliBulkReplay{
+	return cliReplayRequest{uri: adminapi.ReplayPath, body: &adminapi.BulkReplay{
 		Status: "dead",
 		Target: target,
 		Filter: strings.TrimSpace(filter),

@@ -11,17 +11,6 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 )
 
-// Defaults of a target's delivery settings.
-const (
-	DefaultTimeout      = 10 * time.Second
-	DefaultConcurrency  = 8
-	DefaultMaxAttempts  = 20
-	DefaultBackoffFirst = time.Second
-	DefaultBackoffCap   = time.Hour
-	DefaultRetryMaxAge  = 72 * time.Hour
-	maxConcurrency      = 1024
-)
-
 // Target is a named downstream endpoint that events are delivered to.
 type Target struct {
 	// URL is the http or https endpoint that receives a POST per event.
@@ -94,16 +83,16 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 		t.secret = []byte(secret)
 	}
 	if t.Timeout == 0 {
-		t.Timeout = caddy.Duration(DefaultTimeout)
+		t.Timeout = caddy.Duration(relay.DefaultTimeout)
 	}
 	if t.Timeout < 0 {
 		return fmt.Errorf("target %s: timeout must be positive", name)
 	}
 	if t.Concurrency == 0 {
-		t.Concurrency = DefaultConcurrency
+		t.Concurrency = relay.DefaultConcurrency
 	}
-	if t.Concurrency < 0 || t.Concurrency > maxConcurrency {
-		return fmt.Errorf("target %s: concurrency must be between 1 and %d, got %d", name, maxConcurrency, t.Concurrency)
+	if t.Concurrency < 0 || t.Concurrency > relay.MaxConcurrency {
+		return fmt.Errorf("target %s: concurrency must be between 1 and %d, got %d", name, relay.MaxConcurrency, t.Concurrency)
 	}
 	if t.Retry == nil {
 		t.Retry = new(RetryPolicy)
@@ -116,16 +105,16 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 
 func (r *RetryPolicy) provision(name string) error {
 	if r.MaxAttempts == 0 {
-		r.MaxAttempts = DefaultMaxAttempts
+		r.MaxAttempts = relay.DefaultMaxAttempts
 	}
 	if r.BackoffFirst == 0 {
-		r.BackoffFirst = caddy.Duration(DefaultBackoffFirst)
+		r.BackoffFirst = caddy.Duration(relay.DefaultBackoffFirst)
 	}
 	if r.BackoffCap == 0 {
-		r.BackoffCap = caddy.Duration(DefaultBackoffCap)
+		r.BackoffCap = caddy.Duration(relay.DefaultBackoffCap)
 	}
 	if r.MaxAge == 0 {
-		r.MaxAge = caddy.Duration(DefaultRetryMaxAge)
+		r.MaxAge = caddy.Duration(relay.DefaultMaxAge)
 	}
 	switch {
 	case r.MaxAttempts < 1:
