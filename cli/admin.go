@@ -156,6 +156,24 @@ func cliEventPath(id string) string {
 	return adminapi.EventsPath + "/" + cliPathSegment(id)
 }
 
+// cliEventURI is the admin URI of one event (with suffix, such as
+// "/replay"), naming its source when --source gives one: an ID that two
+// sources hold is two events, and the admin API answers 409 without it.
+func cliEventURI(id, suffix string, fs *pflag.FlagSet, q url.Values) string {
+	if source, _ := fs.GetString("source"); source != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("source", source)
+	}
+	return cliWithQuery(cliEventPath(id)+suffix, q)
+}
+
+// cliAddSourceFlag adds --source to a per-event command.
+func cliAddSourceFlag(fs *pflag.FlagSet) {
+	fs.String("source", "", "The event's source (the handler's name); needed when two sources hold the ID")
+}
+
 // cliPathSegment escapes s as one path segment. url.PathEscape leaves
 // dots alone, so the IDs "." and ".." would be dot segments, which HTTP
 // clients and Caddy's admin server clean away: `webhook replay ..` became
@@ -224,7 +242,7 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 // cliEventCommand is `caddy webhook event`.
 func cliEventCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "event <id> [--json]",
+		Use:   "event <id> [--source S] [--json]",
 		Short: "Shows one stored event over the admin API",
 		Long: `
 Shows one event with GET /webhook_inbox/events/{id} on the admin endpoint:
@@ -234,6 +252,7 @@ body when the admin API includes it. --json prints the admin's answer.
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.Flags().Bool("json", false, "Print the raw JSON answer")
+	cliAddSourceFlag(cmd.Flags())
 	cliAddAdminFlags(cmd.Flags())
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		if args[0] == "" {
@@ -243,7 +262,7 @@ body when the admin API includes it. --json prints the admin's answer.
 		if err != nil {
 			return err
 		}
-		body, err := admin.do(ctx, http.MethodGet, cliEventPath(args[0]), nil)
+		body, err := admin.do(ctx, http.MethodGet, cliEventURI(args[0], "", cmd.Flags(), nil), nil)
 		if err != nil {
 			return err
 		}

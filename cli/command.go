@@ -19,7 +19,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "<send|sign|events|event|replay|stats|tail> [flags]",
+		Usage: "<send|sign|events|event|replay|delete|stats|tail> [flags]",
 		Short: "Sends, signs, inspects and replays webhook_inbox events",
 		Long: `
 Operator tools for the webhook_inbox module.
@@ -36,6 +36,7 @@ from the admin listener of --config/--adapter, else localhost:2019):
   events  lists stored events (filter by status, target, source, type)
   event   shows one event with its deliveries and attempts
   replay  redelivers one event, or every dead letter (--dead)
+  delete  purges one event and its dedup marker
   stats   shows pending, dead and oldest pending age per target
   tail    prints new events as they arrive, until interrupted
 
@@ -61,6 +62,7 @@ func cliBuildWebhookCommand(cmd *cobra.Command) {
 		cliEventsCommand(),
 		cliEventCommand(),
 		cliReplayCommand(),
+		cliDeleteCommand(),
 		cliStatsCommand(),
 		cliTailCommand(),
 	)

@@ -72,7 +72,7 @@ func TestCommandRegistered(t *testing.T) {
 	for _, c := range root.Commands() {
 		names = append(names, c.Name())
 	}
-	want := []string{"event", "events", "replay", "send", "sign", "stats", "tail"}
+	want := []string{"delete", "event", "events", "replay", "send", "sign", "stats", "tail"}
 	slices.Sort(names)
 	if !slices.Equal(names, want) {
 		t.Fatalf("subcommands = %v, want %v", names, want)
@@ -90,6 +90,10 @@ func TestCommandReplayFlags(t *testing.T) {
 		{name: "one event", args: []string{"evt_1"}, wantURI: "/webhook_inbox/events/evt_1/replay"},
 		{name: "one event to a target", args: []string{"evt_1", "--target", "app"}, wantURI: "/webhook_inbox/events/evt_1/replay?target=app"},
 		{name: "id is escaped", args: []string{"a/b c?d"}, wantURI: "/webhook_inbox/events/a%2Fb%20c%3Fd/replay"},
+		// An ID two sources hold is two events: --source names one.
+		{name: "one source's event", args: []string{"evt_1", "--source", "stripe"}, wantURI: "/webhook_inbox/events/evt_1/replay?source=stripe"},
+		{name: "one source's event to a target", args: []string{"evt_1", "--source", "a&b", "--target", "app"},
+			wantURI: "/webhook_inbox/events/evt_1/replay?source=a%26b&target=app"},
 		// Dot segments are cleaned away by HTTP servers and clients ("replay
 		// .." would become POST /webhook_inbox/replay): their dots are escaped.
 		{name: "id . is escaped", args: []string{"."}, wantURI: "/webhook_inbox/events/%2E/replay"},
@@ -114,6 +118,7 @@ func TestCommandReplayFlags(t *testing.T) {
 		{name: "filter without dead", args: []string{"evt_1", "--filter", "true"}, wantErr: "--filter applies only with --dead"},
 		{name: "dry run without dead", args: []string{"evt_1", "--dry-run"}, wantErr: "--dry-run applies only with --dead"},
 		{name: "negative rate", args: []string{"--dead", "--rate", "-1"}, wantErr: "--rate -1"},
+		{name: "source with dead", args: []string{"--dead", "--source", "stripe"}, wantErr: "--source applies to one event"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

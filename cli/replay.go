@@ -47,6 +47,7 @@ second. --dry-run only counts what would be replayed.
 	fs.Bool("dry-run", false, "With --dead: count what would be replayed, replay nothing")
 	fs.Float64("rate", 0, "With --dead: replayed events per second; 0 is the admin API's default")
 	fs.Bool("json", false, "Print the raw JSON answer")
+	cliAddSourceFlag(fs)
 	cliAddAdminFlags(fs)
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		req, err := cliParseReplay(cmd.Flags(), args)
@@ -89,6 +90,9 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 	case !dead && len(args) == 0:
 		return cliReplayRequest{}, errors.New("give an event ID, or --dead to replay dead letters")
 	}
+	if dead && fs.Changed("source") {
+		return cliReplayRequest{}, errors.New("--source applies to one event, not with --dead")
+	}
 	if !dead {
 		for _, name := range []string{"filter", "dry-run", "rate"} {
 			if fs.Changed(name) {
@@ -99,11 +103,11 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 		if id == "" {
 			return cliReplayRequest{}, errors.New("event id is empty")
 		}
-		uri := cliEventPath(id) + "/replay"
+		var q url.Values
 		if target != "" {
-			uri += "?" + url.Values{"target": {target}}.Encode()
+			q = url.Values{"target": {target}}
 		}
-		return cliReplayRequest{uri: uri, id: id}, nil
+		return cliReplayRequest{uri: cliEventURI(id, "/replay", fs, q), id: id}, nil
 	}
 	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
 		return cliReplayRequest{}, fmt.Errorf("--rate %v: want events per second, 0 for the default", rate)
