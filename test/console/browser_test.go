@@ -46,7 +46,7 @@ var chromiumFlags = []chromedp.ExecAllocatorOption{
 
 // chromium finds the browser: $CHROMIUM, else chromium on PATH. Without
 // one the test fails under CI=true (the CI installs it) and is skipped
-// elsewhere, saying so in one line.
+// elsewhere, saying so in one line (go test -v shows it).
 func chromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("CHROMIUM"); p != "" {
@@ -59,9 +59,6 @@ func chromium(t *testing.T) string {
 	const msg = "console browser tests need chromium (apt-get install chromium, or set CHROMIUM)"
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg + "; CI=true, so this is a failure, not a skip")
-	}
-	if !testing.Verbose() {
-		fmt.Fprintln(os.Stderr, "skipped: "+msg)
 	}
 	t.Skip(msg)
 	return ""

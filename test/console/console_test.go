@@ -3,10 +3,12 @@ package console_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -168,6 +170,45 @@ func TestConsole(t *testing.T) {
 		}
 		if g.app.deliveries(id) != 1 {
 			t.Error("a cross-site POST replayed the dead letter")
+		}
+	})
+
+	t.Run("no secret, target URL or store path reaches the page", func(t *testing.T) {
+		secrets := []string{"console-app-secret", senderSecret, g.app.srv.URL, strings.TrimPrefix(g.app.srv.URL, "http://"), g.in.Data}
+		for _, path := range []string{"/inbox/api/config", "/inbox/api/stats", "/inbox/api/series",
+			"/inbox/api/events?limit=1000", "/inbox/api/events/dead-replay?source=unicraft", "/inbox/", "/inbox/targets"} {
+			resp, err := http.Get(g.url(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("GET %s: %s", path, resp.Status)
+			}
+			for _, s := range secrets {
+				if strings.Contains(string(body), s) {
+					t.Errorf("GET %s shows %q", path, s)
+				}
+			}
+		}
+	})
+
+	t.Run("control: the error recorder sees a JavaScript error", func(t *testing.T) {
+		tb := newTab(t, browser, true)
+		tb.run(chromedp.Navigate(g.url("/inbox/targets")))
+		eval[bool](tb, `(setTimeout(() => { throw new Error("control") }), true)`)
+		tb.until("the page to settle", `document.querySelector("tr[data-target=app]") !== null`)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			tb.mu.Lock()
+			n := len(tb.errors)
+			tb.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a thrown error was not recorded: the no-error checks would pass vacuously")
+			}
 		}
 	})
 
