@@ -32,21 +32,25 @@ export function renderList(main, config) {
 	const form = h('form', { class: 'filters', role: 'search' },
 		select('status', 'Status', [['', 'any']].concat(STATUSES.map((s) => [s, s])), params.get('status') || ''),
 		select('target', 'Target', [['', 'any']].concat(config.targets.map((t) => [t, t])), params.get('target') || ''),
-		h('label', null, 'Source', h('input', { name: 'source', value: params.get('source') || '', placeholder: 'any', size: 12 })),
+		h('label', null, 'Source', h('input', { name: 'source', value: params.get('source') || '', placeholder: 'any', size: 12, list: 'sources' })),
 		h('label', null, 'Type', h('input', { name: 'type', value: params.get('type') || '', placeholder: 'any', size: 16 })),
 		select('period', 'Received', PERIODS, period),
 		h('label', { class: 'custom-time', hidden: period !== 'custom' }, 'From',
 			h('input', { type: 'datetime-local', name: 'from', value: period === 'custom' && since ? localInput(since) : '' })),
 		h('label', { class: 'custom-time', hidden: period !== 'custom' }, 'To',
 			h('input', { type: 'datetime-local', name: 'to', value: period === 'custom' && until ? localInput(until) : '' })),
+		FILTERS.some((k) => params.get(k)) ? h('a', { href: './', class: 'clear' }, 'Clear filters') : null,
 	);
+	// the sources seen so far, offered while typing a source
+	const sources = new Set();
+	const sourceList = h('datalist', { id: 'sources' });
 	const status = h('p', { class: 'live muted', role: 'status' });
 	const body = h('tbody');
 	const table = h('table', { class: 'events' },
 		h('thead', null, h('tr', null, ['Received', 'Status', 'Source', 'Type', 'Event ID', 'Targets'].map((c) => h('th', null, c)))),
 		body);
 	const pager = h('nav', { class: 'pager' });
-	replace(main, h('h1', null, 'Events'), form, status, table, pager);
+	replace(main, h('h1', null, 'Events'), form, sourceList, status, table, pager);
 
 	form.addEventListener('change', (ev) => {
 		if (ev.target.name === 'period') {
@@ -59,7 +63,7 @@ export function renderList(main, config) {
 		apply(form);
 	});
 
-	const query = { limit: PAGE_SIZE, cursor };
+	const query = { limit: params.get('limit') || PAGE_SIZE, cursor };
 	for (const k of FILTERS) query[k] = params.get(k) || '';
 
 	const seen = new Set();
@@ -72,6 +76,9 @@ export function renderList(main, config) {
 			replace(status, errorBox(err));
 			throw err;
 		}
+		const before = sources.size;
+		for (const ev of answer.events) sources.add(ev.source);
+		if (sources.size !== before) replace(sourceList, [...sources].sort().map((v) => h('option', { value: v })));
 		const rows = answer.events.map((ev) => {
 			const key = ev.source + '\u0000' + ev.id;
 			const fresh = !first && !seen.has(key);

@@ -47,6 +47,10 @@ func TestConsole(t *testing.T) {
 		}
 		tb.run(chromedp.Click(chromedp.CSS("#show-raw")))
 		tb.until("the raw bytes", `document.querySelector("#body-raw").textContent === `+js(string(body)))
+		// the same deep link under handle_path, which strips the prefix
+		tb.run(chromedp.Navigate(g.eventURL("/ro/", id)))
+		tb.until("the attempt under handle_path", `document.querySelector(".event-id")?.textContent === `+js(id)+` &&
+			document.querySelector("table.attempts .attempt-status")?.textContent === "200"`)
 	})
 
 	t.Run("hostile body shows as text and runs nothing", func(t *testing.T) {
@@ -84,6 +88,26 @@ func TestConsole(t *testing.T) {
 		if n := g.app.deliveries(id); n != 2 {
 			t.Errorf("the app got %d deliveries of %s, want 2", n, id)
 		}
+	})
+
+	t.Run("filters and cursor paging", func(t *testing.T) {
+		for _, id := range []string{"page-1", "page-2", "page-3"} {
+			g.post(id, event("provider.unavailable", nil))
+			g.waitStatus(id, "delivered")
+		}
+		g.post("dead-filter", event("request.failed", nil))
+		g.waitStatus("dead-filter", "dead")
+		tb := newTab(t, browser, false)
+		tb.run(chromedp.Navigate(g.url("/inbox/?type=provider.unavailable&limit=2")))
+		rows := `[...document.querySelectorAll("tr[data-id]")].map(r => r.dataset.id).join(",")`
+		tb.until("the first page", rows+` === "page-3,page-2"`)
+		tb.navigates(chromedp.Click(chromedp.CSS(`a[rel="next"]`)))
+		tb.until("the second page", rows+` === "page-1" && document.querySelector(".pager a").textContent.includes("Newest")`)
+		tb.run(chromedp.Navigate(g.url("/inbox/")))
+		tb.until("the list", `document.querySelector(".live .dot") !== null`)
+		tb.navigates(chromedp.SetValue(chromedp.CSS(`select[name="status"]`), "dead"))
+		tb.until("dead letters only", `location.search === "?status=dead" && document.querySelector("tr[data-id='dead-filter']") !== null &&
+			[...document.querySelectorAll("tr[data-id] td:nth-child(2)")].every(td => td.textContent === "dead")`)
 	})
 
 	t.Run("delete asks first", func(t *testing.T) {
