@@ -68,6 +68,7 @@ export function renderList(main, config) {
 
 	const seen = new Set();
 	let first = true;
+	let last = '';
 	const load = async () => {
 		let answer;
 		try {
@@ -76,6 +77,10 @@ export function renderList(main, config) {
 			replace(status, errorBox(err));
 			throw err;
 		}
+		// an unchanged answer leaves the rows alone (and any text selected in them)
+		const sig = JSON.stringify(answer);
+		if (sig === last) return;
+		last = sig;
 		const before = sources.size;
 		for (const ev of answer.events) sources.add(ev.source);
 		if (sources.size !== before) replace(sourceList, [...sources].sort().map((v) => h('option', { value: v })));

@@ -72,6 +72,13 @@ func TestConsole(t *testing.T) {
 			if res.Pwned || res.Images != 0 || res.Script != 1 {
 				t.Errorf("%s: the payload became markup: %+v", page, res)
 			}
+			if strings.Contains(page, "/events/") {
+				tb.run(chromedp.Click(chromedp.CSS("#show-raw")))
+				tb.until("the raw hostile body", `document.querySelector("#body-raw").textContent.includes(`+js(script)+`)`)
+				if eval[bool](tb, `window.__pwned !== undefined || document.querySelectorAll("img, script").length !== 1`) {
+					t.Error("the raw body became markup")
+				}
+			}
 		}
 	})
 

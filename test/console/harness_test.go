@@ -139,8 +139,12 @@ func event(typ string, fields map[string]any) []byte {
 	for k, v := range fields {
 		m[k] = v
 	}
-	b, _ := json.Marshal(m)
-	return b
+	// raw '<' and '>' in the body, as a hostile sender would send them
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(m)
+	return bytes.TrimSpace(buf.Bytes())
 }
 
 // waitStatus polls the admin API until the event has the status.
