@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 // consoleConfig is the body of GET <root>api/config: what the page needs
@@ -49,15 +51,30 @@ func (c *Console) serveAPI(w http.ResponseWriter, r *http.Request, rest string) 
 	}
 }
 
-// writeConsoleError writes an error the way Caddy's admin endpoint does:
-// {"error":"…"} with the APIError's status, 500 for any other error.
+// consoleErrorAnswer is an error answer: the admin endpoint's
+// {"error":"…"}, plus, for an ID several sources hold (409), their names,
+// so the page can offer one link per source.
+type consoleErrorAnswer struct {
+	Error   string   `json:"error"`
+	Sources []string `json:"sources,omitempty"`
+}
+
+// writeConsoleError writes an error with the APIError's status, 500 for
+// any other error.
 func writeConsoleError(w http.ResponseWriter, err error) {
-	status, msg := http.StatusInternalServerError, err.Error()
+	out := consoleErrorAnswer{Error: err.Error()}
+	status := http.StatusInternalServerError
 	var ae caddy.APIError
 	if errors.As(err, &ae) {
 		status = ae.HTTPStatus
+		// an APIError does not unwrap; its Err does
+		err = ae.Err
 	}
-	buf, _ := json.Marshal(map[string]string{"error": msg})
+	var ambiguous *store.AmbiguousError
+	if errors.As(err, &ambiguous) {
+		out.Sources = ambiguous.Sources
+	}
+	buf, _ := json.Marshal(out)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(buf, '\n'))

@@ -2,6 +2,7 @@ package module
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
 func TestConsoleRoute(t *testing.T) {
@@ -194,5 +197,28 @@ func TestConsoleSeries(t *testing.T) {
 	}
 	if len(s.samples) != seriesBuckets+1 {
 		t.Errorf("kept %d samples, want %d", len(s.samples), seriesBuckets+1)
+	}
+}
+
+func TestConsoleErrorAnswer(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		body   string
+	}{
+		{name: "ambiguous ID", err: storeError(&store.AmbiguousError{ID: "e", Sources: []string{"a", "b"}}), status: http.StatusConflict,
+			body: `{"error":"event id \"e\" is held by several sources (a, b): name one; add ?source= to the request","sources":["a","b"]}`},
+		{name: "not found", err: storeError(store.ErrNotFound), status: http.StatusNotFound, body: `{"error":"event not found"}`},
+		{name: "any other error", err: errors.New("boom"), status: http.StatusInternalServerError, body: `{"error":"boom"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			writeConsoleError(rec, tt.err)
+			if rec.Code != tt.status || strings.TrimSpace(rec.Body.String()) != tt.body {
+				t.Errorf("got %d %s, want %d %s", rec.Code, rec.Body, tt.status, tt.body)
+			}
+		})
 	}
 }

@@ -4,9 +4,11 @@
 export const root = new URL(document.baseURI);
 
 export class APIError extends Error {
-	constructor(status, message) {
+	constructor(status, message, sources) {
 		super(message);
 		this.status = status;
+		// for a 409: the sources that hold the event ID asked for
+		this.sources = Array.isArray(sources) ? sources : [];
 	}
 }
 
@@ -29,7 +31,7 @@ async function answer(resp) {
 	}
 	if (!resp.ok) {
 		const msg = data && typeof data.error === 'string' ? data.error : 'HTTP ' + resp.status;
-		throw new APIError(resp.status, msg);
+		throw new APIError(resp.status, msg, data && data.sources);
 	}
 	return data;
 }

@@ -1,6 +1,6 @@
 // One event: what arrived, where it went, every attempt, and the actions
 // (replay, delete) unless the console is read-only.
-import { get, getText, send, eventPath, root } from './api.js';
+import { get, getText, send, eventPath, eventHref, root } from './api.js';
 import { h, replace, badge, time, bytes, errorBox, poller } from './dom.js';
 
 const POLL_MS = 2000;
@@ -44,7 +44,10 @@ export function renderEvent(main, config, id) {
 		try {
 			ev = await get(apiPath, q);
 		} catch (err) {
-			replace(main, h('h1', null, 'Event ', h('code', null, id)), errorBox(err), h('p', null, h('a', { href: './' }, '← All events')));
+			const choices = err.sources && err.sources.length ? h('ul', { class: 'sources' },
+				err.sources.map((s) => h('li', null, h('a', { href: eventHref(id, s) }, 'Source ', s)))) : null;
+			replace(main, h('h1', null, 'Event ', h('code', { class: 'event-id' }, id)), errorBox(err), choices,
+				h('p', null, h('a', { href: './' }, '← All events')));
 			if (poll) poll.stop();
 			throw err;
 		}

@@ -93,6 +93,17 @@ type tab struct {
 	requests  []string
 	responses map[string]int64 // URL -> status of the last answer
 	errors    []string
+	// expected are URL parts whose failed loads (a 4xx the test asks
+	// for) are not errors
+	expected []string
+}
+
+// expectFailedLoad tells the tab that a 4xx answer for a URL containing
+// part is what the test asks for: Chromium logs it as an error.
+func (tb *tab) expectFailedLoad(part string) {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	tb.expected = append(tb.expected, part)
 }
 
 // newTab opens a tab. Unless allowErrors, the test fails when the tab
@@ -149,10 +160,24 @@ func (tb *tab) listen(ev any) {
 			tb.errors = append(tb.errors, "console."+string(ev.Type)+": "+strings.Join(args, " "))
 		}
 	case *cdplog.EventEntryAdded:
-		if ev.Entry.Level == cdplog.EntryLevelError {
+		if ev.Entry.Level == cdplog.EntryLevelError && !tb.isExpected(ev.Entry) {
 			tb.errors = append(tb.errors, fmt.Sprintf("%s: %s (%s)", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
 		}
 	}
+}
+
+// isExpected reports whether a log entry is a failed load the test
+// asked for; tb.mu is held.
+func (tb *tab) isExpected(e *cdplog.Entry) bool {
+	if e.Source != cdplog.EntrySourceNetwork {
+		return false
+	}
+	for _, part := range tb.expected {
+		if strings.Contains(e.URL, part) {
+			return true
+		}
+	}
+	return false
 }
 
 // actionTimeout bounds each step in a tab.

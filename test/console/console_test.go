@@ -53,6 +53,17 @@ func TestConsole(t *testing.T) {
 			document.querySelector("table.attempts .attempt-status")?.textContent === "200"`)
 	})
 
+	t.Run("an ID two sources hold links to each", func(t *testing.T) {
+		g.postTo("unicraft", "twin", event("request.completed", nil))
+		g.postTo("other", "twin", event("provider.recovered", nil))
+		tb := newTab(t, browser, false)
+		tb.expectFailedLoad("/inbox/api/events/twin") // the 409 without ?source=
+		tb.run(chromedp.Navigate(g.url("/inbox/events/twin")))
+		tb.until("a link per source", `[...document.querySelectorAll("ul.sources a")].map(a => a.textContent).join() === "Source other,Source unicraft"`)
+		tb.navigates(chromedp.Click(chromedp.CSS(`ul.sources li:first-child a`)))
+		tb.until("the other source's event", `document.querySelector(".meta dd")?.textContent === "other" && location.search === "?source=other"`)
+	})
+
 	t.Run("hostile body shows as text and runs nothing", func(t *testing.T) {
 		id := `"><img src=x onerror=window.__pwned=1>`
 		img := `<img src=x onerror=window.__pwned=2>`

@@ -47,6 +47,12 @@ http://:[[.HTTP]] {
 			default app
 		}
 	}
+	route /webhooks/other {
+		webhook_inbox other {
+			secret ` + senderSecret + `
+			default app
+		}
+	}
 	route /inbox/* {
 		webhook_inbox_console
 	}
@@ -113,11 +119,17 @@ func startGateway(t *testing.T) *gateway {
 // url is a console (or any) URL of the site.
 func (g *gateway) url(path string) string { return g.in.URL(path) }
 
-// post sends one signed event with the ID in X-UniCraft-Event-Id and
-// waits for its 202.
+// post sends one signed event with the ID in X-UniCraft-Event-Id to the
+// source unicraft and waits for its 202.
 func (g *gateway) post(id string, body []byte) {
 	g.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, g.url("/webhooks/unicraft"), bytes.NewReader(body))
+	g.postTo("unicraft", id, body)
+}
+
+// postTo is post to the source "unicraft" or "other".
+func (g *gateway) postTo(source, id string, body []byte) {
+	g.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, g.url("/webhooks/"+source), bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "UniCraft-Webhooks/1.0")
 	req.Header.Set(signature.UniCraftEventID, id)
