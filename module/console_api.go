@@ -180,3 +180,6 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 	}
 	return b.body.Write(p)
 }
+
+// Interface guards
+var _ http.ResponseWriter = (*bufferedResponse)(nil)
