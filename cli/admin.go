@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -88,19 +89,60 @@ func (a cliAdmin) do(ctx context.Context, method, uri string, body any) ([]byte,
 		defer resp.Body.Close()
 		b, err := io.ReadAll(io.LimitReader(resp.Body, cliMaxAdminBody))
 		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-			err = fmt.Errorf("caddy responded with HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+			err = &cliAdminError{status: resp.StatusCode, message: cliAdminMessage(b)}
 		}
 		ch <- answer{body: b, err: err}
 	}()
 	select {
 	case ans := <-ch:
 		if ans.err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{ans.err})
+			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{cliAdminErrorOf(ans.err)})
 		}
 		return ans.body, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// cliAdminError is an error answer of the admin API: its status and the
+// message of its {"error":"…"} body.
+type cliAdminError struct {
+	status  int
+	message string
+}
+
+func (e *cliAdminError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.message) }
+
+// cliAdminMessage is the text of an error answer: the "error" of a JSON
+// {"error":"…"}, decoded (Caddy's encoder writes '<' as \u003c), else the
+// body as it came.
+func cliAdminMessage(body []byte) string {
+	var answer struct {
+		Error *string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &answer); err == nil && answer.Error != nil {
+		return *answer.Error
+	}
+	return string(bytes.TrimSpace(body))
+}
+
+// cliAdminErrorPrefix starts the error caddycmd.AdminAPIRequest returns
+// for an answer of 400 or more, followed by the status and the body.
+const cliAdminErrorPrefix = "caddy responded with error: HTTP "
+
+// cliAdminErrorOf turns caddycmd's error for an error answer, which
+// quotes the body raw, into a cliAdminError; other errors are kept.
+func cliAdminErrorOf(err error) error {
+	rest, ok := strings.CutPrefix(err.Error(), cliAdminErrorPrefix)
+	if !ok {
+		return err
+	}
+	code, body, ok := strings.Cut(rest, ": ")
+	status, convErr := strconv.Atoi(code)
+	if !ok || convErr != nil {
+		return err
+	}
+	return &cliAdminError{status: status, message: cliAdminMessage([]byte(body))}
 }
 
 // cliSafeError is an error whose text is made safe for a terminal: an
@@ -114,7 +156,7 @@ func (e cliSafeError) Unwrap() error { return e.err }
 func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
 	q := url.Values{}
 	for _, name := range []string{"status", "target", "source", "type", "cursor"} {
-		if name == "cursor" && !withCursor {
+		if name == "cursor" && !withCursor || fs.Lookup(name) == nil {
 			continue
 		}
 		v, err := fs.GetString(name)
@@ -226,13 +268,13 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 			return cliPrintJSON(out, body)
 		}
-		events, next, err := cliDecodeEvents(body)
+		page, err := cliDecodeAnswer[adminapi.Events](body, "events list")
 		if err != nil {
 			return err
 		}
-		cliPrintEventTable(out, events)
-		if next != "" {
-			fmt.Fprintf(out, "\nnext cursor: %s\n", next)
+		cliPrintEventTable(out, page.Events)
+		if page.NextCursor != "" {
+			fmt.Fprintf(out, "\nnext cursor: %s\n", cliSafe(page.NextCursor))
 		}
 		return nil
 	})
@@ -269,7 +311,12 @@ body when the admin API includes it. --json prints the admin's answer.
 		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 			return cliPrintJSON(cmd.OutOrStdout(), body)
 		}
-		return cliPrintEvent(cmd.OutOrStdout(), body)
+		ev, err := cliDecodeAnswer[adminapi.Event](body, "event")
+		if err != nil {
+			return err
+		}
+		cliPrintEvent(cmd.OutOrStdout(), ev)
+		return nil
 	})
 	return cmd
 }
