@@ -155,7 +155,7 @@ func (e cliSafeError) Unwrap() error { return e.err }
 // cliEventsQuery builds the query of GET /webhook_inbox/events from flags.
 func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
 	q := url.Values{}
-	for _, name := range []string{"status", "target", "source", "type", "cursor"} {
+	for _, name := range []string{"status", "target", "source", "type", "since", "until", "cursor"} {
 		if name == "cursor" && !withCursor || fs.Lookup(name) == nil {
 			continue
 		}
@@ -232,13 +232,16 @@ func cliPathSegment(s string) string {
 // cliEventsCommand is `caddy webhook events`.
 func cliEventsCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "events [--status pending|delivered|dead|unrouted|orphaned] [--target T] [--source S] [--type E] [--limit N] [--cursor C] [--json]",
+		Use:   "events [--status pending|delivered|dead|unrouted|orphaned] [--target T] [--source S] [--type E] [--since T] [--until T] [--limit N] [--cursor C] [--json]",
 		Short: "Lists stored events over the admin API",
 		Long: `
 Lists stored events, newest first, with GET /webhook_inbox/events on the
 admin endpoint: ID, source, type, status, targets (with each target's
-delivery status) and receive time. When there are more, it prints the
-cursor that continues the list (--cursor). --json prints the admin's answer.
+delivery status) and receive time. --since and --until bound the receive
+time (--since included, --until not); each takes an RFC 3339 time
+(2024-01-20T10:30:00Z), Unix seconds, or a duration meaning that long ago
+(90m). When there are more, it prints the cursor that continues the list
+(--cursor). --json prints the admin's answer.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -247,6 +250,8 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 	fs.String("target", "", "Only events routed to this target")
 	fs.String("source", "", "Only events received by this source (handler name)")
 	fs.String("type", "", "Only events of this type (the payload's \"event\")")
+	fs.String("since", "", "Only events received at or after this time: RFC 3339, Unix seconds, or a duration ago (1h)")
+	fs.String("until", "", "Only events received before this time: RFC 3339, Unix seconds, or a duration ago (1h)")
 	fs.Int("limit", 0, "Page size (default: the admin API's)")
 	fs.String("cursor", "", "Continue a previous listing")
 	fs.Bool("json", false, "Print the raw JSON answer")
