@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,7 @@ const (
 // cliTailCommand is `caddy webhook tail`.
 func cliTailCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "tail [--interval 1s] [--lines N] [--status S] [--target T] [--source S] [--type E] [--follow-status=false]",
+		Use:   "tail [--interval 1s] [--lines N] [--status S] [--target T] [--source S] [--type E] [--follow-status=false] [--json]",
 		Short: "Prints new events as they arrive, until interrupted",
 		Long: `
 Polls GET /webhook_inbox/events on the admin endpoint every --interval and
@@ -45,7 +46,8 @@ A pending event it printed is followed: when a target's state changes
 (delivered, a retry, dead-lettered) the event is printed again with its
 new status, until it is no longer pending. It follows at most 1000 events
 at once (the oldest is let go) and asks for at most 10 of them per poll;
---follow-status=false prints each event once.
+--follow-status=false prints each event once. --json prints each event as
+one line of JSON, an object of the events list's answer.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -58,6 +60,7 @@ at once (the oldest is let go) and asks for at most 10 of them per poll;
 	fs.String("source", "", "Only events received by this source")
 	fs.String("type", "", "Only events of this type")
 	fs.Bool("follow-status", true, "Print a pending event again when it is delivered or dead-lettered")
+	fs.Bool("json", false, "Print each event as a line of JSON, in the events list's shape")
 	cliAddAdminFlags(fs)
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		fs := cmd.Flags()
@@ -66,6 +69,7 @@ at once (the oldest is let go) and asks for at most 10 of them per poll;
 			return fmt.Errorf("--interval %s: must be positive", interval)
 		}
 		follow, _ := fs.GetBool("follow-status")
+		asJSON, _ := fs.GetBool("json")
 		lines, _ := fs.GetInt("lines")
 		if lines < 0 {
 			return fmt.Errorf("--lines %d: must not be negative", lines)
@@ -85,6 +89,7 @@ at once (the oldest is let go) and asks for at most 10 of them per poll;
 			out:      cmd.OutOrStdout(),
 			errOut:   cmd.ErrOrStderr(),
 			follow:   follow,
+			asJSON:   asJSON,
 			lastKeys: map[cliEventKey]bool{},
 			untimed:  map[cliEventKey]bool{},
 			followed: newCLIFollowed(cliTailMaxFollowed),
@@ -103,6 +108,7 @@ type cliTailer struct {
 	out    io.Writer
 	errOut io.Writer
 
+	asJSON   bool // print each event as a line of JSON
 	follow   bool // print the later states of pending events
 	started  bool
 	lastTime time.Time
@@ -204,10 +210,20 @@ func (t *cliTailer) poll(ctx context.Context) error {
 	return t.recheck(ctx, listed)
 }
 
-// print prints ev on one line and returns the line.
+// print prints ev on one line, as text or with --json as the listing's
+// JSON object, and returns its text line.
 func (t *cliTailer) print(ev adminapi.EventSummary) string {
 	line := cliTailLine(ev)
-	fmt.Fprintln(t.out, line)
+	if !t.asJSON {
+		fmt.Fprintln(t.out, line)
+		return line
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		fmt.Fprintln(t.errOut, "tail: encoding an event:", err)
+		return line
+	}
+	t.out.Write(append(cliEscapeJSON(b), '\n'))
 	return line
 }
 
@@ -229,7 +245,7 @@ func (t *cliTailer) update(ev adminapi.EventSummary) {
 	}
 	line := cliTailLine(ev)
 	if line != last {
-		fmt.Fprintln(t.out, line)
+		t.print(ev)
 	}
 	if ev.Status == store.StatusPending {
 		t.followed.set(key, line)

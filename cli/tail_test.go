@@ -338,3 +338,37 @@ func TestCLIFollowedBounded(t *testing.T) {
 		t.Errorf("order grew to %d after adds and removes", len(f.order))
 	}
 }
+
+// TestCommandTailJSON prints each event as a line of JSON in the events
+// list's shape, escaped for a terminal.
+func TestCommandTailJSON(t *testing.T) {
+	stand := &cliTailStandIn{}
+	srv := cliTestServer(t, stand.ServeHTTP)
+	stand.add("evt\u202e1", time.Date(2024, 1, 20, 10, 30, 0, 0, time.UTC))
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errOut cliLockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- cliExecTo(ctx, &out, &errOut, nil, "tail", "--json", "--interval", "5ms",
+			"--address", strings.TrimPrefix(srv.URL, "http://"))
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "\n"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("nothing printed; stderr: %s", errOut.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(out.String(), "\n")
+	var ev adminapi.EventSummary
+	if err := json.Unmarshal([]byte(line), &ev); err != nil || ev.ID != "evt\u202e1" || ev.Status != store.StatusPending {
+		t.Errorf("line %q: %+v, %v", line, ev, err)
+	}
+	if !strings.Contains(line, `"id":"evt\u202e1"`) {
+		t.Errorf("line %q does not escape the bidi control", line)
+	}
+}
