@@ -35,12 +35,15 @@ Sender side (no running Caddy needed):
 Inbox side, over Caddy's admin API (the address comes from --address, else
 from the admin listener of --config/--adapter, else localhost:2019):
 
-  events  lists stored events (filter by status, target, source, type)
+  events  lists stored events (filter by status, target, source, type,
+          receive time)
   event   shows one event with its deliveries and attempts
   replay  redelivers one event, or every dead letter (--dead)
   delete  purges one event and its dedup marker
-  stats   shows pending, dead and oldest pending age per target
-  tail    prints new events as they arrive, until interrupted
+  stats   shows pending, dead and oldest pending age per target, the
+          totals since start and the store's size
+  tail    prints new events as they arrive, and pending ones again when
+          they are delivered or dead-lettered, until interrupted
 
 Secrets given with --secret are never printed. Instead of --secret, the
 secret may come from the UNICRAFT_WEBHOOK_SECRET environment variable, which
