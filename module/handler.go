@@ -89,7 +89,22 @@ type Handler struct {
 	// X-Hub-Signature-256) is refused.
 	KeepHeaders []string `json:"keep_headers,omitempty"`
 
+	// Verify names the sender's signature scheme: unicraft (the default),
+	// standard, stripe, github, shopify, slack or hmac (with VerifyHMAC).
+	// It also decides where the event ID, the event type and a signed
+	// timestamp are read (README, "Senders").
+	Verify string `json:"verify,omitempty"`
+
+	// VerifyHMAC configures verify hmac: the header, algorithm, encoding
+	// and prefix of a sender that signs the raw body.
+	VerifyHMAC *signature.HMACOptions `json:"verify_hmac,omitempty"`
+
+	// Tolerance is how far a signed timestamp (Standard Webhooks, Stripe,
+	// Slack) may be from the inbox's clock. The default is 5m.
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
+
 	app      *App
+	scheme   signature.Scheme // nil for UniCraft, which uses verifier
 	verifier *ingress.Verifier
 	allow    []netip.Prefix
 	limiter  *ingress.RateLimiter
@@ -163,7 +178,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		secrets = append(secrets, []byte(v))
 	}
-	if h.verifier, err = ingress.NewVerifier(secrets); err != nil {
+	if err := h.provisionScheme(secrets); err != nil {
 		return err
 	}
 
@@ -225,6 +240,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("default: %w", err)
 	}
 	h.router.Default = h.Default
+	if err := h.checkSignSource(h.app.sourceSchemeMap()[h.Source]); err != nil {
+		return err
+	}
 	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0
 	return nil
 }
@@ -303,22 +321,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		}
 		return h.reject(w, http.StatusBadRequest, "could not read body", "read_error", clientIP)
 	}
-	if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
-		return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+	var payload *ingress.Payload
+	if h.scheme != nil {
+		if answered, err := h.checkScheme(w, r, body, start, clientIP); answered {
+			return err
+		}
+		payload, err = h.parseSchemePayload(r, body)
+	} else {
+		if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
+			return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+		}
+		parse := ingress.ScanPayload
+		if h.evaluates {
+			parse = ingress.ParsePayload
+		}
+		payload, err = parse(body, ingress.DefaultMaxDepth)
 	}
-	parse := ingress.ScanPayload
-	if h.evaluates {
-		parse = ingress.ParsePayload
-	}
-	payload, err := parse(body, ingress.DefaultMaxDepth)
 	if err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
+	}
+	if answered, err := h.slackChallenge(w, payload, clientIP); answered {
+		return err
 	}
 	if err := ingress.CheckFreshness(payload, start, h.maxAge, ingress.DefaultMaxFuture); err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "stale", clientIP)
 	}
 
-	vars := &rules.Vars{SourceIP: clientIP, Source: h.Source}
+	vars := &rules.Vars{SourceIP: clientIP, Source: h.Source, Type: payload.Type}
 	if h.evaluates {
 		vars.Event, vars.Headers = payload.Object, firstValues(r.Header)
 	}
@@ -326,6 +355,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_id", clientIP)
 	}
+	vars.ID = id
 	targets := h.router.Targets(vars, h.ruleFailed)
 
 	st, err := h.app.waitStore(r.Context())
@@ -366,13 +396,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 func (h *Handler) eventID(r *http.Request, vars *rules.Vars, p *ingress.Payload, body []byte) (string, error) {
 	var id string
 	if h.idExpr != nil {
+		vars.ID = ingress.DefaultEventID(h.idHeader(r), p, body)
 		v, err := h.idExpr.Eval(vars)
 		if err != nil {
 			return "", errors.New("event id expression failed on this event")
 		}
 		id = v
 	} else {
-		id = ingress.DefaultEventID(r.Header.Get(eventIDHeader), p, body)
+		id = ingress.DefaultEventID(h.idHeader(r), p, body)
 	}
 	if err := ingress.ValidateEventID(id); err != nil {
 		return "", err

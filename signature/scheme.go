@@ -158,3 +158,22 @@ func headerOr(m *Message, name, fallback string) string {
 	}
 	return fallback
 }
+
+// Spec names a scheme with its settings but no secrets, so the relay can
+// build it again with a target's secret to sign in a source's scheme.
+type Spec struct {
+	// Name is the scheme's name.
+	Name string `json:"name"`
+	// HMAC holds the hmac scheme's settings.
+	HMAC HMACOptions `json:"hmac,omitzero"`
+}
+
+// New returns the scheme of the spec keyed with secrets; see New.
+func (s Spec) New(secrets []string, tolerance time.Duration) (Scheme, error) {
+	return New(s.Name, secrets, Options{Tolerance: tolerance, HMAC: s.HMAC})
+}
+
+// SignatureHeaders are the headers every scheme puts its signature in (an
+// hmac scheme's own header aside): a delivery signed in one scheme drops
+// the others, so a relayed request never carries a stale signature.
+var SignatureHeaders = []string{UniCraftSignature, StandardSignature, StripeSignature, GitHubSignature256, ShopifyHMAC, SlackSignature}
