@@ -38,8 +38,8 @@ func (s *gitHub) Verify(h http.Header, body []byte, _ time.Time) error {
 
 func (s *gitHub) Sign(dst http.Header, m *Message, _ time.Time) {
 	dst.Set(GitHubSignature256, gitHubPrefix+hex.EncodeToString(s.keys.sign(m.Body)))
-	dst.Set(GitHubEvent, headerOr(m, GitHubEvent, m.Type))
-	dst.Set(GitHubDelivery, headerOr(m, GitHubDelivery, m.ID))
+	setNonEmpty(dst, GitHubEvent, headerOr(m, GitHubEvent, m.Type))
+	setNonEmpty(dst, GitHubDelivery, headerOr(m, GitHubDelivery, m.ID))
 	if v := m.Headers[GitHubHookID]; v != "" {
 		dst.Set(GitHubHookID, v)
 	}

@@ -177,3 +177,10 @@ func (s Spec) New(secrets []string, tolerance time.Duration) (Scheme, error) {
 // hmac scheme's own header aside): a delivery signed in one scheme drops
 // the others, so a relayed request never carries a stale signature.
 var SignatureHeaders = []string{UniCraftSignature, StandardSignature, StripeSignature, GitHubSignature256, ShopifyHMAC, SlackSignature}
+
+// setNonEmpty sets a header unless its value is empty.
+func setNonEmpty(dst http.Header, name, value string) {
+	if value != "" {
+		dst.Set(name, value)
+	}
+}

@@ -33,8 +33,8 @@ var shopifyPassed = []string{ShopifyShopDomain, ShopifyEventID, ShopifyAPIVersio
 
 func (s *shopify) Sign(dst http.Header, m *Message, _ time.Time) {
 	dst.Set(ShopifyHMAC, base64.StdEncoding.EncodeToString(s.keys.sign(m.Body)))
-	dst.Set(ShopifyTopic, headerOr(m, ShopifyTopic, m.Type))
-	dst.Set(ShopifyWebhookID, headerOr(m, ShopifyWebhookID, m.ID))
+	setNonEmpty(dst, ShopifyTopic, headerOr(m, ShopifyTopic, m.Type))
+	setNonEmpty(dst, ShopifyWebhookID, headerOr(m, ShopifyWebhookID, m.ID))
 	for _, name := range shopifyPassed {
 		if v := m.Headers[name]; v != "" {
 			dst.Set(name, v)
