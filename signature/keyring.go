@@ -9,7 +9,7 @@ import (
 
 // keyring pools keyed HMAC states per secret: hmac.New does several
 // allocations and hashes the key, and Reset brings a used state back to
-// the keyed starting point for free (BENCHMARKS.md, "signature").
+// the keyed starting point for free (~320 ns against ~570 ns for 400 bytes, BENCHMARKS.md).
 type keyring struct {
 	size  int
 	pools []*sync.Pool // of *macState
