@@ -46,8 +46,9 @@ type Handler struct {
 	// `source`, labels metrics, and scopes event-ID deduplication.
 	Source string `json:"source,omitempty"`
 
-	// Secrets are the HMAC-SHA256 secrets a signature may be made with;
-	// more than one allows rotation. Use placeholders such as
+	// Secrets are the secrets a signature may be made with, read as the
+	// Verify scheme reads them (whsec_ and base64 for standard, the
+	// string's bytes for the others); more than one allows rotation. Use placeholders such as
 	// {env.UNICRAFT_WEBHOOK_SECRET}; they are resolved once at load.
 	Secrets []string `json:"secrets,omitempty"`
 
@@ -59,7 +60,7 @@ type Handler struct {
 	// MaxBody is the largest accepted body in bytes. The default is 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	// MaxAge rejects payloads whose "timestamp" is older than this. The
+	// MaxAge rejects UniCraft payloads whose "timestamp" is older than this. The
 	// default is the app's dedup_window, and it may not exceed it, so a
 	// replayed event is either a detected duplicate or too old.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
@@ -103,14 +104,15 @@ type Handler struct {
 	// Slack) may be from the inbox's clock. The default is 5m.
 	Tolerance caddy.Duration `json:"tolerance,omitempty"`
 
-	app      *App
-	scheme   signature.Scheme // nil for UniCraft, which uses verifier
-	verifier *ingress.Verifier
-	allow    []netip.Prefix
-	limiter  *ingress.RateLimiter
-	keeper   *ingress.HeaderKeeper
-	idExpr   *rules.IDExpr
-	router   *rules.Router
+	app       *App
+	scheme    signature.Scheme // nil for UniCraft, which uses verifier
+	tolerance time.Duration
+	verifier  *ingress.Verifier
+	allow     []netip.Prefix
+	limiter   *ingress.RateLimiter
+	keeper    *ingress.HeaderKeeper
+	idExpr    *rules.IDExpr
+	router    *rules.Router
 	// evaluates is set when a route rule or the ID expression runs on
 	// each event; only then is the body decoded into a map and the
 	// headers gathered for CEL.
@@ -374,7 +376,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		// A payload timestamped ahead of our clock stays fresh past the
 		// dedup window; its ID must be remembered as long (README, "No
 		// replay gap").
-		DedupUntil: ingress.FreshUntil(payload, h.maxAge),
+		DedupUntil: h.dedupUntil(payload, start),
 	}
 	receipt, err := st.Accept(r.Context(), ev)
 	if err != nil {

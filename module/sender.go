@@ -25,8 +25,16 @@ func init() {
 // or the scheme `verify` names, keyed with every secret. It records the
 // source's scheme with the app, so `sign source` re-signs its events in it.
 func (h *Handler) provisionScheme(secrets [][]byte) error {
-	if h.Tolerance < 0 {
-		return fmt.Errorf("tolerance must be positive, got %s", time.Duration(h.Tolerance))
+	h.tolerance = time.Duration(h.Tolerance)
+	if h.tolerance == 0 {
+		h.tolerance = signature.DefaultTolerance
+	}
+	// A signed timestamp stays valid for up to twice the tolerance (it
+	// may be ahead of our clock by one tolerance): the ID must be
+	// remembered at least that long, or a captured request could be
+	// replayed once its ID is forgotten (README, "No replay gap").
+	if dedup := time.Duration(h.app.DedupWindow); h.tolerance < 0 || 2*h.tolerance > dedup {
+		return fmt.Errorf("tolerance %s must be positive and at most half the dedup_window %s", h.tolerance, dedup)
 	}
 	spec := signature.Spec{Name: h.Verify}
 	if spec.Name == "" {
@@ -50,7 +58,7 @@ func (h *Handler) provisionScheme(secrets [][]byte) error {
 	for i, s := range secrets {
 		strs[i] = string(s)
 	}
-	sc, err := spec.New(strs, time.Duration(h.Tolerance))
+	sc, err := spec.New(strs, h.tolerance)
 	if err != nil {
 		return fmt.Errorf("verify %s: %w", spec.Name, err)
 	}
@@ -105,6 +113,16 @@ func (h *Handler) slackChallenge(w http.ResponseWriter, p *ingress.Payload, clie
 	h.received.inc(outcomeChallenge)
 	h.logDecision("challenge answered", "", clientIP, time.Now())
 	return true, writeJSON(w, http.StatusOK, map[string]string{"challenge": c})
+}
+
+// dedupUntil is how long the event's ID must at least be remembered: for
+// UniCraft, until its payload timestamp ages out (ingress.FreshUntil); for
+// a scheme, until any signed timestamp it could carry leaves the tolerance.
+func (h *Handler) dedupUntil(p *ingress.Payload, now time.Time) time.Time {
+	if h.scheme == nil {
+		return ingress.FreshUntil(p, h.maxAge)
+	}
+	return now.Add(2 * h.tolerance)
 }
 
 // idHeader is the X-UniCraft-Event-Id of a UniCraft request; other

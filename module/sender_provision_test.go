@@ -54,6 +54,11 @@ func TestSenderProvisionErrors(t *testing.T) {
 			wantErr: "source twice is verified as stripe by another handler, here as github",
 		},
 		{
+			name:    "tolerance beyond half the dedup window",
+			site:    "webhook_inbox { \n verify stripe\n tolerance 40h\n secret demo-secret-value\n}",
+			wantErr: "tolerance 40h0m0s must be positive and at most half the dedup_window 72h0m0s",
+		},
+		{
 			name:    "keep the hmac signature header",
 			site:    "webhook_inbox { \n verify hmac {\n header X-Partner-Signature\n }\n secret demo-secret-value\n keep_headers x-partner-signature\n}",
 			wantErr: "signature header of verify hmac",

@@ -16,8 +16,9 @@ type Target struct {
 	// URL is the http or https endpoint that receives a POST per event.
 	URL string `json:"url"`
 
-	// Secret re-signs relayed bodies as X-UniCraft-Signature so the app's
-	// existing verification keeps working. Use a placeholder such as
+	// Secret re-signs relayed bodies in the Sign scheme (by default the
+	// source's: X-UniCraft-Signature for UniCraft) so the app's existing
+	// verification keeps working. Use a placeholder such as
 	// {env.APP_WEBHOOK_SECRET} or {file./run/secrets/app}; it is resolved
 	// once at load and never written to logs or admin output.
 	Secret string `json:"secret,omitempty"`

@@ -51,9 +51,10 @@ type TargetConfig struct {
 	Name string
 	// URL is the absolute http or https URL events are POSTed to.
 	URL string
-	// Secret, when set, signs each relayed body as X-UniCraft-Signature
-	// (lowercase hex HMAC-SHA256), so the target verifies it as it would
-	// verify UniCraft itself.
+	// Secret, when set, signs each relayed body in the Sign scheme: by
+	// default X-UniCraft-Signature (lowercase hex HMAC-SHA256) for UniCraft
+	// events, so the target verifies it as it would verify UniCraft itself
+	// (relay/sign.go).
 	Secret []byte
 	// Headers are sent with every delivery. They cannot replace the
 	// delivery headers (Content-Type, X-UniCraft-*, X-Webhook-Attempt); a
