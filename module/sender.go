@@ -29,16 +29,19 @@ func (h *Handler) provisionScheme(secrets [][]byte) error {
 	if h.tolerance == 0 {
 		h.tolerance = signature.DefaultTolerance
 	}
-	// A signed timestamp stays valid for up to twice the tolerance (it
-	// may be ahead of our clock by one tolerance): the ID must be
-	// remembered at least that long, or a captured request could be
-	// replayed once its ID is forgotten (README, "No replay gap").
-	if dedup := time.Duration(h.app.DedupWindow); h.tolerance < 0 || 2*h.tolerance > dedup {
-		return fmt.Errorf("tolerance %s must be positive and at most half the dedup_window %s", h.tolerance, dedup)
+	if h.tolerance < 0 {
+		return fmt.Errorf("tolerance must be positive, got %s", h.tolerance)
 	}
 	spec := signature.Spec{Name: h.Verify}
 	if spec.Name == "" {
 		spec.Name = signature.UniCraft
+	}
+	// A signed timestamp stays valid for up to twice the tolerance (it
+	// may be ahead of our clock by one tolerance): the ID must be
+	// remembered at least that long, or a captured request could be
+	// replayed once its ID is forgotten (README, "No replay gap").
+	if dedup := time.Duration(h.app.DedupWindow); signature.Timestamped(spec.Name) && 2*h.tolerance > dedup {
+		return fmt.Errorf("tolerance %s must be at most half the dedup_window %s", h.tolerance, dedup)
 	}
 	if h.VerifyHMAC != nil {
 		if spec.Name != signature.HMAC {
@@ -119,10 +122,13 @@ func (h *Handler) slackChallenge(w http.ResponseWriter, p *ingress.Payload, clie
 // UniCraft, until its payload timestamp ages out (ingress.FreshUntil); for
 // a scheme, until any signed timestamp it could carry leaves the tolerance.
 func (h *Handler) dedupUntil(p *ingress.Payload, now time.Time) time.Time {
-	if h.scheme == nil {
+	switch {
+	case h.scheme == nil:
 		return ingress.FreshUntil(p, h.maxAge)
+	case signature.Timestamped(h.scheme.Name()):
+		return now.Add(2 * h.tolerance)
 	}
-	return now.Add(2 * h.tolerance)
+	return time.Time{}
 }
 
 // idHeader is the X-UniCraft-Event-Id of a UniCraft request; other

@@ -56,7 +56,7 @@ func TestSenderProvisionErrors(t *testing.T) {
 		{
 			name:    "tolerance beyond half the dedup window",
 			site:    "webhook_inbox { \n verify stripe\n tolerance 40h\n secret demo-secret-value\n}",
-			wantErr: "tolerance 40h0m0s must be positive and at most half the dedup_window 72h0m0s",
+			wantErr: "tolerance 40h0m0s must be at most half the dedup_window 72h0m0s",
 		},
 		{
 			name:    "keep the hmac signature header",

@@ -22,6 +22,12 @@ const (
 // needs HMACOptions.
 var Names = []string{UniCraft, Standard, Stripe, GitHub, Shopify, Slack}
 
+// Timestamped reports whether the named scheme signs a timestamp, which
+// Verify holds to the tolerance.
+func Timestamped(name string) bool {
+	return name == Standard || name == Stripe || name == Slack
+}
+
 // DefaultTolerance is how far a signed timestamp may be from now, either
 // way, when no tolerance is configured: five minutes, what Stripe, Slack
 // and Standard Webhooks recommend.
