@@ -29,6 +29,7 @@ var sourceSchemes = map[string]signature.Spec{
 func TestSignScheme(t *testing.T) {
 	tests := []struct {
 		name, sign, source, secret string
+		typ                        string // default request.completed
 		kept                       map[string]string
 		verify                     string // scheme the app verifies with; "" = no signature at all
 		want                       map[string]string
@@ -51,6 +52,8 @@ func TestSignScheme(t *testing.T) {
 			want: map[string]string{"Webhook-Id": "evt_sig"}},
 		{name: "sign unicraft on a stripe event", sign: "unicraft", source: "stripe", secret: appSecret, verify: signature.UniCraft},
 		{name: "sign none", sign: "none", source: "stripe", secret: appSecret},
+		{name: "a hostile type is made a valid header value", sign: "shopify", source: "unicraft", secret: appSecret, verify: signature.Shopify,
+			typ: "orders/create\r\nX-Injected: 1", want: map[string]string{"X-Shopify-Topic": "orders/create??X-Injected: 1", "X-Injected": ""}},
 		{name: "no secret", source: "stripe"},
 	}
 	for _, tc := range tests {
@@ -62,6 +65,9 @@ func TestSignScheme(t *testing.T) {
 			h.d.SetTargets([]TargetConfig{cfg})
 			ev := testEvent("evt_sig", "app")
 			ev.Source = tc.source
+			if tc.typ != "" {
+				ev.Type = tc.typ
+			}
 			for k, v := range tc.kept {
 				ev.Headers[k] = v
 			}
@@ -86,7 +92,10 @@ func TestSignScheme(t *testing.T) {
 					t.Fatalf("the app's %s check: %v (headers %v)", tc.verify, err, got)
 				}
 			}
-			want := map[string]string{"X-Unicraft-Event-Id": "evt_sig", "X-Unicraft-Event": "request.completed", "X-Webhook-Attempt": "1"}
+			want := map[string]string{"X-Unicraft-Event-Id": "evt_sig", "X-Webhook-Attempt": "1"}
+			if tc.typ == "" {
+				want["X-Unicraft-Event"] = "request.completed"
+			}
 			for k, v := range tc.want {
 				want[k] = v
 			}
