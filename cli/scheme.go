@@ -14,11 +14,20 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
-// cliSchemes are what --scheme takes: the preset schemes (hmac needs
-// settings the CLI does not take).
-var cliSchemes = signature.Names
+// cliSchemes are what --scheme takes: the preset schemes and hmac, set
+// up with the --hmac-* flags.
+var cliSchemes = append(slices.Clone(signature.Names), signature.HMAC)
 
-// cliParseScheme reads --scheme and builds it with secret.
+// cliSchemeFlags adds --scheme and the --hmac-* flags to fs.
+func cliSchemeFlags(fs *pflag.FlagSet, usage string) {
+	fs.String("scheme", signature.UniCraft, usage)
+	fs.String("hmac-header", "", "With --scheme hmac: the signature header (required)")
+	fs.String("hmac-algorithm", "sha256", "With --scheme hmac: sha1, sha256 or sha512")
+	fs.String("hmac-encoding", "hex", "With --scheme hmac: hex or base64")
+	fs.String("hmac-prefix", "", "With --scheme hmac: text before the digest, such as sha256=")
+}
+
+// cliParseScheme reads --scheme (and --hmac-*) and builds it with secret.
 func cliParseScheme(fs *pflag.FlagSet, secret string) (signature.Scheme, error) {
 	name, err := fs.GetString("scheme")
 	if err != nil {
@@ -27,7 +36,14 @@ func cliParseScheme(fs *pflag.FlagSet, secret string) (signature.Scheme, error) 
 	if !slices.Contains(cliSchemes, name) {
 		return nil, fmt.Errorf("--scheme %q: want one of %s", name, strings.Join(cliSchemes, ", "))
 	}
-	sc, err := signature.New(name, []string{secret}, signature.Options{})
+	var opts signature.Options
+	if name == signature.HMAC {
+		opts.HMAC.Header, _ = fs.GetString("hmac-header")
+		opts.HMAC.Algorithm, _ = fs.GetString("hmac-algorithm")
+		opts.HMAC.Encoding, _ = fs.GetString("hmac-encoding")
+		opts.HMAC.Prefix, _ = fs.GetString("hmac-prefix")
+	}
+	sc, err := signature.New(name, []string{secret}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("--scheme %s: %w", name, err)
 	}

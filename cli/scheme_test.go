@@ -60,6 +60,18 @@ http://:[[.HTTP]] {
 			route ` + "`type == \"orders/create\"`" + ` app
 		}
 	}
+	route /hmac {
+		webhook_inbox partner {
+			verify hmac {
+				header    X-Partner-Signature
+				algorithm sha512
+				encoding  base64
+				prefix    "sha512="
+			}
+			secret {env.TEST_CLI_SECRET}
+			route ` + "`type == \"\" && event.event == \"cost.exceeded\"`" + ` app
+		}
+	}
 	route /slack {
 		webhook_inbox slack {
 			verify slack
@@ -75,19 +87,24 @@ http://:[[.HTTP]] {
 // is accepted (202, so routed by its type), under distinct IDs.
 func TestCLISendScheme(t *testing.T) {
 	in := testcaddy.Start(t, cliSchemeConfig, "TEST_CLI_SECRET="+cliTestSecret, "TEST_CLI_STANDARD="+cliStandardSecret)
-	for _, scheme := range []string{"stripe", "github", "standard", "shopify", "slack"} {
+	hmacFlags := []string{"--hmac-header", "X-Partner-Signature", "--hmac-algorithm", "sha512", "--hmac-encoding", "base64", "--hmac-prefix", "sha512="}
+	for _, scheme := range []string{"stripe", "github", "standard", "shopify", "slack", "hmac"} {
 		t.Run(scheme, func(t *testing.T) {
+			var extra []string
+			if scheme == signature.HMAC {
+				extra = append(hmacFlags, "--event", "cost.exceeded")
+			}
 			secret, wrong := cliTestSecret, "wrong-"+cliTestSecret
 			if scheme == signature.Standard {
 				secret, wrong = cliStandardSecret, "whsec_d3Jvbmc="
 			}
-			out, errOut, code := cliRunBinary(t, nil, nil, "webhook", "send", "--scheme", scheme,
-				"--url", in.URL("/"+scheme), "--secret", secret, "--count", "3")
+			out, errOut, code := cliRunBinary(t, nil, nil, append([]string{"webhook", "send", "--scheme", scheme,
+				"--url", in.URL("/" + scheme), "--secret", secret, "--count", "3"}, extra...)...)
 			if code != 0 || !strings.Contains(out, "status 202: 3") {
 				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
 			}
-			out, _, _ = cliRunBinary(t, nil, nil, "webhook", "send", "--scheme", scheme,
-				"--url", in.URL("/"+scheme), "--secret", wrong, "--count", "1")
+			out, _, _ = cliRunBinary(t, nil, nil, append([]string{"webhook", "send", "--scheme", scheme,
+				"--url", in.URL("/" + scheme), "--secret", wrong, "--count", "1"}, extra...)...)
 			if !strings.Contains(out, "status 401: 1") {
 				t.Fatalf("wrong secret: %s", out)
 			}
@@ -116,11 +133,12 @@ func TestCLISignScheme(t *testing.T) {
 		{scheme: "standard", secret: cliStandardSecret, want: map[string]string{"Webhook-Id": "d-1"}},
 		{scheme: "shopify", secret: cliTestSecret, want: map[string]string{"X-Shopify-Topic": "push"}},
 		{scheme: "slack", secret: cliTestSecret},
+		{scheme: "hmac", secret: cliTestSecret},
 	}
 	for _, tt := range tests {
 		t.Run(tt.scheme, func(t *testing.T) {
 			out, errOut, code := cliRunBinary(t, nil, nil, "webhook", "sign", "--scheme", tt.scheme,
-				"--secret", tt.secret, "--id", "d-1", "--type", "push", file)
+				"--secret", tt.secret, "--id", "d-1", "--type", "push", "--hmac-header", "X-Partner-Signature", file)
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, errOut)
 			}
@@ -129,7 +147,7 @@ func TestCLISignScheme(t *testing.T) {
 				k, v, _ := strings.Cut(line, ": ")
 				h.Set(k, v)
 			}
-			v, err := signature.New(tt.scheme, []string{tt.secret}, signature.Options{})
+			v, err := signature.New(tt.scheme, []string{tt.secret}, signature.Options{HMAC: signature.HMACOptions{Header: "X-Partner-Signature"}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,7 +70,7 @@ request failed or was answered with a non-2xx status.
 	fs.Bool("insecure", false, "Skip TLS certificate verification (e.g. Caddy's internal CA)")
 	fs.Bool("source-header", false, "Also send "+cliSourceHeader+": "+cliSourceValue+" so routes can tell test traffic apart")
 	fs.StringArray("header", nil, "Extra request header as 'Name: value' (repeatable)")
-	fs.String("scheme", signature.UniCraft, "Sender to sign as: "+strings.Join(cliSchemes, ", ")+"; other than unicraft, each event is that sender's sample and --event is ignored")
+	cliSchemeFlags(fs, "Sender to sign as: "+strings.Join(cliSchemes, ", ")+"; for a preset other than unicraft, each event is that sender's sample and --event is ignored; hmac signs the UniCraft samples")
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		opts, err := cliParseSendFlags(cmd.Flags())
 		if err != nil {
@@ -266,6 +266,8 @@ func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, s
 		body = sample.Body
 	} else if body, err = cliSampleBody(opts.Types[i%len(opts.Types)], id, now); err != nil {
 		return cliSendResult{err: err.Error()}
+	} else if opts.Scheme != nil && opts.Scheme.Name() == signature.HMAC {
+		sample = &signature.Message{ID: id, Body: body}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, opts.URL, bytes.NewReader(body))
 	if err != nil {

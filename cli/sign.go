@@ -38,7 +38,7 @@ X-GitHub-Delivery, X-GitHub-Event, X-Shopify-Topic, ...).
 		Args: cobra.MaximumNArgs(1),
 	}
 	cmd.Flags().String("secret", "", "Signing secret (default $"+cliSecretEnv+")")
-	cmd.Flags().String("scheme", signature.UniCraft, "Sender to sign as: "+strings.Join(cliSchemes, ", "))
+	cliSchemeFlags(cmd.Flags(), "Sender to sign as: "+strings.Join(cliSchemes, ", "))
 	cmd.Flags().String("id", "", "Event ID for the headers that carry one (default: a random one)")
 	cmd.Flags().String("type", "", "Event type for the headers that carry one")
 	cmd.RunE = cliRun(func(_ context.Context, cmd *cobra.Command, args []string) error {
