@@ -77,6 +77,14 @@ http://:[[.HTTP]] {
 			route ` + "`type == \"push\" && id.startsWith(\"gh-\")`" + ` github_app
 		}
 	}
+	route /github-prefixed {
+		webhook_inbox github_mirror {
+			verify github
+			secret {env.IN_SECRET}
+			id ` + "`\"mirror:\" + id`" + `
+			route ` + "`id == \"mirror:gh-9\" && type == \"push\"`" + ` github_app
+		}
+	}
 	route /standard {
 		webhook_inbox standard {
 			verify standard
@@ -198,6 +206,7 @@ func TestSenders(t *testing.T) {
 		status                              int
 		answer                              string
 		delivered                           map[string]string // headers the app gets, "" = not delivered
+		stored                              string            // the stored ID, when not id or the answer's
 	}{
 		{name: "stripe, old secret", path: "/stripe", scheme: "stripe", secret: inOldSecret, body: stripeBody, at: now, status: 202, answer: `"id":"evt_stripe_1"`, delivered: map[string]string{"X-Unicraft-Event": "invoice.paid"}},
 		{name: "stripe, wrong secret", path: "/stripe", scheme: "stripe", secret: senderAppSecret, body: stripeBody, at: now, status: 401, answer: `"invalid signature"`},
@@ -206,6 +215,9 @@ func TestSenders(t *testing.T) {
 			delivered: map[string]string{"X-Github-Event": "push", "X-Github-Delivery": "gh-1", "X-Unicraft-Event": "push"}},
 		{name: "github ping is unrouted", path: "/github", scheme: "github", secret: inSecret, id: "gh-2", typ: "ping", body: githubBody, at: now, status: 202, answer: `"targets":[]`},
 		{name: "github duplicate", path: "/github", scheme: "github", secret: inOldSecret, id: "gh-1", typ: "push", body: githubBody, at: now, status: 200, answer: `"duplicate"`},
+		{name: "github, id expression over the scheme's id", path: "/github-prefixed", scheme: "github", secret: inSecret, id: "gh-9", typ: "push", body: githubBody, at: now, status: 202,
+			answer: `"id":"mirror:gh-9","targets":["github_app"]`, stored: "mirror:gh-9",
+			delivered: map[string]string{"X-Github-Delivery": "gh-9", "X-Unicraft-Event-Id": "mirror:gh-9"}},
 		{name: "github, wrong secret", path: "/github", scheme: "github", secret: "nope", id: "gh-3", typ: "push", body: githubBody, at: now, status: 401, answer: `"invalid signature"`},
 		{name: "standard, old secret", path: "/standard", scheme: "standard", secret: inStandardOld, id: "msg_std_1", body: standardBody, at: now, status: 202, answer: `"id":"msg_std_1"`,
 			delivered: map[string]string{"Webhook-Id": "msg_std_1", "X-Unicraft-Event": "user.created"}},
@@ -234,7 +246,9 @@ func TestSenders(t *testing.T) {
 			continue
 		}
 		id := tt.id
-		if id == "" {
+		if tt.stored != "" {
+			id = tt.stored
+		} else if id == "" {
 			id = strings.TrimSuffix(strings.SplitN(tt.answer, `"id":"`, 2)[1], `"`)
 		}
 		waitUntil(t, "delivery of "+id, func() bool { _, ok := rv.header(id); return ok })
@@ -253,7 +267,7 @@ func TestSenders(t *testing.T) {
 	if len(rv.bad) > 0 {
 		t.Errorf("the apps rejected deliveries: %v", rv.bad)
 	}
-	if rv.hits["slack"] != 1 || rv.hits["github"] != 1 {
+	if rv.hits["slack"] != 1 || rv.hits["github"] != 2 {
 		t.Errorf("deliveries per app %v: the challenge and the unrouted ping must not be delivered", rv.hits)
 	}
 }
