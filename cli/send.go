@@ -39,13 +39,18 @@ const cliMaxExcerpt = 200
 // cliSendCommand is `caddy webhook send`.
 func cliSendCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "send --url <url> --secret <secret> [--event all|<type>[,<type>...]] [--count N] [--rate R] [--concurrency C]",
+		Use:   "send --url <url> --secret <secret> [--scheme unicraft|standard|stripe|github|shopify|slack] [--event all|<type>[,<type>...]] [--count N] [--rate R] [--concurrency C]",
 		Short: "Posts signed sample UniCraft events",
 		Long: `
 Posts sample events shaped like UniCraft's (one of the seven seed types, or
 all of them in turn) to --url, each with a unique "id", the current
 "timestamp", and the X-UniCraft-Event-Id and X-UniCraft-Signature headers
 (HMAC-SHA256 of the body with --secret, or $UNICRAFT_WEBHOOK_SECRET).
+
+With --scheme stripe, github, standard, shopify or slack it posts that
+sender's sample event instead (a payment_intent.succeeded, a push, an
+invoice.paid, an orders/create, an app_mention), each with a unique ID and
+signed the way that sender signs, at the time it is sent.
 
 With --count, --rate and --concurrency it is a small load generator over
 keep-alive connections. It prints how many answers had each status code,
@@ -65,6 +70,7 @@ request failed or was answered with a non-2xx status.
 	fs.Bool("insecure", false, "Skip TLS certificate verification (e.g. Caddy's internal CA)")
 	fs.Bool("source-header", false, "Also send "+cliSourceHeader+": "+cliSourceValue+" so routes can tell test traffic apart")
 	fs.StringArray("header", nil, "Extra request header as 'Name: value' (repeatable)")
+	cliSchemeFlags(fs, "Sender to sign as: "+strings.Join(cliSchemes, ", ")+"; for a preset other than unicraft, each event is that sender's sample and --event is ignored; hmac signs the UniCraft samples")
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		opts, err := cliParseSendFlags(cmd.Flags())
 		if err != nil {
@@ -98,6 +104,8 @@ type cliSendOptions struct {
 	Insecure     bool
 	SourceHeader bool
 	Header       http.Header
+	// Scheme signs as a sender other than UniCraft (cli/scheme.go).
+	Scheme signature.Scheme
 }
 
 // cliParseSendFlags reads and checks the flags of `webhook send`.
@@ -125,6 +133,9 @@ func cliParseSendFlags(fs *pflag.FlagSet) (cliSendOptions, error) {
 		return o, fmt.Errorf("--url %q: want an absolute http:// or https:// URL", o.URL)
 	}
 	if o.Secret, err = cliSecret(fs); err != nil {
+		return o, err
+	}
+	if o.Scheme, err = cliParseScheme(fs, o.Secret); err != nil {
 		return o, err
 	}
 	if o.Types, err = cliParseEventTypes(fl.String("event")); err != nil {
@@ -242,11 +253,21 @@ func cliDispatch(ctx context.Context, jobs chan<- int, count int, rate float64, 
 }
 
 // cliPostOne builds, signs and posts the i-th event of the run.
-func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, secret []byte, run string, i int) cliSendResult {
+func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, secret []byte, run string, i int) (res cliSendResult) {
+	var err error
 	id := cliEventID(run, i+1)
-	body, err := cliSampleBody(opts.Types[i%len(opts.Types)], id, time.Now())
-	if err != nil {
+	now := time.Now()
+	var sample *signature.Message
+	if opts.Scheme != nil && opts.Scheme.Name() != signature.UniCraft {
+		sample = cliSchemeSample(opts.Scheme.Name(), id, now)
+	}
+	var body []byte
+	if sample != nil {
+		body = sample.Body
+	} else if body, err = cliSampleBody(opts.Types[i%len(opts.Types)], id, now); err != nil {
 		return cliSendResult{err: err.Error()}
+	} else if opts.Scheme != nil && opts.Scheme.Name() == signature.HMAC {
+		sample = &signature.Message{ID: id, Body: body}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, opts.URL, bytes.NewReader(body))
 	if err != nil {
@@ -257,8 +278,14 @@ func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, s
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", cliUserAgent)
-	req.Header.Set(signature.UniCraftEventID, id)
-	req.Header.Set(signature.UniCraftSignature, ingress.Sign(secret, body))
+	if sample != nil {
+		for name, values := range cliSignHeaders(opts.Scheme, sample, now) {
+			req.Header[name] = values
+		}
+	} else {
+		req.Header.Set(signature.UniCraftEventID, id)
+		req.Header.Set(signature.UniCraftSignature, ingress.Sign(secret, body))
+	}
 	if opts.SourceHeader {
 		req.Header.Set(cliSourceHeader, cliSourceValue)
 	}
@@ -273,7 +300,7 @@ func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, s
 		}
 		return cliSendResult{err: err.Error(), latency: time.Since(began)}
 	}
-	res := cliSendResult{status: resp.StatusCode}
+	res = cliSendResult{status: resp.StatusCode}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, cliMaxExcerpt))
 		res.excerpt = strings.TrimSpace(string(b))

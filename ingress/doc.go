@@ -2,7 +2,8 @@
 // incoming webhook before it stores the event, in the order the handler runs
 // them: per-client rate limiting ([RateLimiter]), reading the body under a hard
 // size limit ([ReadBody]), verifying the X-UniCraft-Signature header
-// ([Verifier]), parsing the JSON payload ([ParsePayload]), rejecting stale or
+// ([Verifier], which lives with every other sender scheme in package
+// signature), parsing the JSON payload ([ParsePayload]), rejecting stale or
 // future-dated payloads ([CheckFreshness]), choosing a safe event ID
 // ([DefaultEventID], [ValidateEventID]) and selecting the headers stored
 // with the event ([HeaderKeeper]).

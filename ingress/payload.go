@@ -61,29 +61,10 @@ func parseErrorf(format string, args ...any) *ParseError {
 // a hundred thousand levels deep costs one linear pass, not a recursive
 // decode.
 func ParsePayload(body []byte, maxDepth int) (*Payload, error) {
-	if maxDepth <= 0 {
-		maxDepth = DefaultMaxDepth
+	obj, err := ParseObject(body, maxDepth)
+	if err != nil {
+		return nil, err
 	}
-	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
-	// make the stored event differ from what rules and dedup saw.
-	if !utf8.Valid(body) {
-		return nil, &ParseError{Reason: "body is not valid UTF-8"}
-	}
-	if exceedsDepth(body, maxDepth) {
-		return nil, parseErrorf("body is nested deeper than %d levels", maxDepth)
-	}
-	if first := firstNonSpace(body); first != '{' {
-		if first == 0 {
-			return nil, &ParseError{Reason: "body is empty"}
-		}
-		return nil, &ParseError{Reason: "body is not a JSON object"}
-	}
-
-	var obj map[string]any
-	if err := json.Unmarshal(body, &obj); err != nil {
-		return nil, jsonParseError(err)
-	}
-
 	p := &Payload{Object: obj}
 	if s, ok := obj["event"].(string); ok {
 		p.Type = s
@@ -106,6 +87,36 @@ func ParsePayload(body []byte, maxDepth int) (*Payload, error) {
 		p.HasTimestamp = true
 	}
 	return p, nil
+}
+
+// ParseObject validates and decodes a webhook body as ParsePayload does,
+// but reads none of UniCraft's fields: a sender scheme with a signed
+// timestamp (Stripe, Slack, Standard Webhooks…) leaves a body "timestamp"
+// of any shape to the app. Every rejection is a *ParseError.
+func ParseObject(body []byte, maxDepth int) (map[string]any, error) {
+	if maxDepth <= 0 {
+		maxDepth = DefaultMaxDepth
+	}
+	// encoding/json silently replaces invalid UTF-8 with U+FFFD, which would
+	// make the stored event differ from what rules and dedup saw.
+	if !utf8.Valid(body) {
+		return nil, &ParseError{Reason: "body is not valid UTF-8"}
+	}
+	if exceedsDepth(body, maxDepth) {
+		return nil, parseErrorf("body is nested deeper than %d levels", maxDepth)
+	}
+	if first := firstNonSpace(body); first != '{' {
+		if first == 0 {
+			return nil, &ParseError{Reason: "body is empty"}
+		}
+		return nil, &ParseError{Reason: "body is not a JSON object"}
+	}
+
+	var obj map[string]any
+	if err := json.Unmarshal(body, &obj); err != nil {
+		return nil, jsonParseError(err)
+	}
+	return obj, nil
 }
 
 // parseTimestamp parses an RFC 3339 date-time. RFC 3339 section 5.6 lets

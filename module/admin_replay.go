@@ -141,12 +141,14 @@ func (f *replayFilter) match() func(*store.EventRecord) bool {
 		return nil
 	}
 	return func(rec *store.EventRecord) bool {
-		p, err := ingress.ParsePayload(rec.Body, 0)
+		// ParseObject: a body "timestamp" is UniCraft's field, any shape
+		// in another sender's event.
+		obj, err := ingress.ParseObject(rec.Body, 0)
 		if err != nil {
 			f.fail(err)
 			return false
 		}
-		ok, err := f.rule.Match(&rules.Vars{Event: p.Object, Headers: rec.Headers, SourceIP: rec.ClientIP, Source: rec.Source})
+		ok, err := f.rule.Match(&rules.Vars{Event: obj, Headers: rec.Headers, SourceIP: rec.ClientIP, Source: rec.Source, Type: rec.Type, ID: rec.ID})
 		if err != nil {
 			f.fail(err)
 			return false

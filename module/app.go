@@ -74,6 +74,7 @@ type App struct {
 	// means no such events.
 	Notify string `json:"notify,omitempty"`
 
+	schemes *sourceSchemes // module/sender.go
 	backend StorageBackend
 	handle  *storeHandle
 	store   store.Store
@@ -96,6 +97,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.ctx = ctx
 	a.logger = ctx.Logger()
 	a.ready = make(chan struct{})
+	a.schemes = new(sourceSchemes)
 
 	if a.DedupWindow == 0 {
 		a.DedupWindow = caddy.Duration(store.DefaultDedupWindow)

@@ -50,6 +50,8 @@ func init() {
 //			}
 //			header <name> <value>
 //			body   raw|node|python
+//			sign   source|unicraft|standard|stripe|github|shopify|slack|none
+//			transform <CEL map, list or string expression>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -188,6 +190,14 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				return d.Errf("body encoding %q is not raw, node or python", t.BodyEncoding)
 			}
+		case "sign":
+			if err := t.parseSign(d); err != nil {
+				return err
+			}
+		case "transform":
+			if err := t.parseTransform(d); err != nil {
+				return err
+			}
 		case "retry":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -254,6 +264,14 @@ func (r *RetryPolicy) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		route      <CEL bool expression> <target>...
 //		default    <target>...
 //		keep_headers <header name>...
+//		verify     unicraft|standard|stripe|github|shopify|slack
+//		verify     hmac {
+//			header    <name>
+//			algorithm sha1|sha256|sha512
+//			encoding  hex|base64
+//			prefix    <text>
+//		}
+//		tolerance  <duration>
 //	}
 //
 // Target names, max_age against dedup_window and the secret's presence are
@@ -375,6 +393,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 			}
 			h.Default = append(h.Default, args...)
+		case "verify":
+			if err := h.parseVerify(d); err != nil {
+				return err
+			}
+		case "tolerance":
+			if err := parseDuration(d, &h.Tolerance); err != nil {
+				return err
+			}
 		case "keep_headers":
 			args := d.RemainingArgs()
 			if len(args) == 0 {

@@ -2,6 +2,7 @@ package module
 
 import (
 	"bufio"
+	"encoding/base64"
 	"encoding/json"
 	"flag"
 	"os"
@@ -61,7 +62,12 @@ func TestExamplesAdapt(t *testing.T) {
 			}
 
 			for _, m := range envPlaceholder.FindAllStringSubmatch(string(data), -1) {
-				t.Setenv(m[1], "example-secret-"+strings.ToLower(m[1]))
+				value := "example-secret-" + strings.ToLower(m[1])
+				if strings.HasPrefix(m[1], "STANDARD_") {
+					// Standard Webhooks secrets are whsec_ and base64.
+					value = "whsec_" + base64.StdEncoding.EncodeToString([]byte(value))
+				}
+				t.Setenv(m[1], value)
 			}
 			config := string(out)
 			secrets := t.TempDir()

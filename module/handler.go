@@ -47,8 +47,9 @@ type Handler struct {
 	// `source`, labels metrics, and scopes event-ID deduplication.
 	Source string `json:"source,omitempty"`
 
-	// Secrets are the HMAC-SHA256 secrets a signature may be made with;
-	// more than one allows rotation. Use placeholders such as
+	// Secrets are the secrets a signature may be made with, read as the
+	// Verify scheme reads them (whsec_ and base64 for standard, the
+	// string's bytes for the others); more than one allows rotation. Use placeholders such as
 	// {env.UNICRAFT_WEBHOOK_SECRET}; they are resolved once at load.
 	Secrets []string `json:"secrets,omitempty"`
 
@@ -60,7 +61,7 @@ type Handler struct {
 	// MaxBody is the largest accepted body in bytes. The default is 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty"`
 
-	// MaxAge rejects payloads whose "timestamp" is older than this. The
+	// MaxAge rejects UniCraft payloads whose "timestamp" is older than this. The
 	// default is the app's dedup_window, and it may not exceed it, so a
 	// replayed event is either a detected duplicate or too old.
 	MaxAge caddy.Duration `json:"max_age,omitempty"`
@@ -90,13 +91,29 @@ type Handler struct {
 	// X-Hub-Signature-256) is refused.
 	KeepHeaders []string `json:"keep_headers,omitempty"`
 
-	app      *App
-	verifier *ingress.Verifier
-	allow    []netip.Prefix
-	limiter  *ingress.RateLimiter
-	keeper   *ingress.HeaderKeeper
-	idExpr   *rules.IDExpr
-	router   *rules.Router
+	// Verify names the sender's signature scheme: unicraft (the default),
+	// standard, stripe, github, shopify, slack or hmac (with VerifyHMAC).
+	// It also decides where the event ID, the event type and a signed
+	// timestamp are read (README, "Senders").
+	Verify string `json:"verify,omitempty"`
+
+	// VerifyHMAC configures verify hmac: the header, algorithm, encoding
+	// and prefix of a sender that signs the raw body.
+	VerifyHMAC *signature.HMACOptions `json:"verify_hmac,omitempty"`
+
+	// Tolerance is how far a signed timestamp (Standard Webhooks, Stripe,
+	// Slack) may be from the inbox's clock. The default is 5m.
+	Tolerance caddy.Duration `json:"tolerance,omitempty"`
+
+	app       *App
+	scheme    signature.Scheme // nil for UniCraft, which uses verifier
+	tolerance time.Duration
+	verifier  *ingress.Verifier
+	allow     []netip.Prefix
+	limiter   *ingress.RateLimiter
+	keeper    *ingress.HeaderKeeper
+	idExpr    *rules.IDExpr
+	router    *rules.Router
 	// evaluates is set when a route rule or the ID expression runs on
 	// each event; only then is the body decoded into a map and the
 	// headers gathered for CEL.
@@ -175,7 +192,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		}
 		secrets = append(secrets, []byte(v))
 	}
-	if h.verifier, err = ingress.NewVerifier(secrets); err != nil {
+	if err := h.provisionScheme(secrets); err != nil {
 		return err
 	}
 
@@ -237,6 +254,9 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		return fmt.Errorf("default: %w", err)
 	}
 	h.router.Default = h.Default
+	if err := h.checkSignSource(h.app.sourceSchemeMap()[h.Source]); err != nil {
+		return err
+	}
 	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0
 	return nil
 }
@@ -315,22 +335,33 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		}
 		return h.reject(w, http.StatusBadRequest, "could not read body", "read_error", clientIP)
 	}
-	if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
-		return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+	var payload *ingress.Payload
+	if h.scheme != nil {
+		if answered, err := h.checkScheme(w, r, body, start, clientIP); answered {
+			return err
+		}
+		payload, err = h.parseSchemePayload(r, body)
+	} else {
+		if !h.verifier.Verify(r.Header.Get(signatureHeader), body) {
+			return h.reject(w, http.StatusUnauthorized, "invalid signature", "bad_signature", clientIP)
+		}
+		parse := ingress.ScanPayload
+		if h.evaluates {
+			parse = ingress.ParsePayload
+		}
+		payload, err = parse(body, ingress.DefaultMaxDepth)
 	}
-	parse := ingress.ScanPayload
-	if h.evaluates {
-		parse = ingress.ParsePayload
-	}
-	payload, err := parse(body, ingress.DefaultMaxDepth)
 	if err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_payload", clientIP)
+	}
+	if answered, err := h.slackChallenge(w, payload, clientIP); answered {
+		return err
 	}
 	if err := ingress.CheckFreshness(payload, start, h.maxAge, ingress.DefaultMaxFuture); err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "stale", clientIP)
 	}
 
-	vars := &rules.Vars{SourceIP: clientIP, Source: h.Source}
+	vars := &rules.Vars{SourceIP: clientIP, Source: h.Source, Type: payload.Type}
 	if h.evaluates {
 		vars.Event, vars.Headers = payload.Object, firstValues(r.Header)
 	}
@@ -338,6 +369,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	if err != nil {
 		return h.reject(w, http.StatusBadRequest, err.Error(), "bad_id", clientIP)
 	}
+	vars.ID = id
 	targets := h.router.Targets(vars, h.ruleFailed)
 
 	st, err := h.app.waitStore(r.Context())
@@ -356,7 +388,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		// A payload timestamped ahead of our clock stays fresh past the
 		// dedup window; its ID must be remembered as long (README, "No
 		// replay gap").
-		DedupUntil: ingress.FreshUntil(payload, h.maxAge),
+		DedupUntil: h.dedupUntil(payload, start),
 	}
 	receipt, err := st.Accept(r.Context(), ev)
 	if err != nil {
@@ -378,13 +410,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 func (h *Handler) eventID(r *http.Request, vars *rules.Vars, p *ingress.Payload, body []byte) (string, error) {
 	var id string
 	if h.idExpr != nil {
+		vars.ID = ingress.DefaultEventID(h.idHeader(r), p, body)
 		v, err := h.idExpr.Eval(vars)
 		if err != nil {
 			return "", errors.New("event id expression failed on this event")
 		}
 		id = v
 	} else {
-		id = ingress.DefaultEventID(r.Header.Get(eventIDHeader), p, body)
+		id = ingress.DefaultEventID(h.idHeader(r), p, body)
 	}
 	if err := ingress.ValidateEventID(id); err != nil {
 		return "", err

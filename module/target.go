@@ -16,8 +16,9 @@ type Target struct {
 	// URL is the http or https endpoint that receives a POST per event.
 	URL string `json:"url"`
 
-	// Secret re-signs relayed bodies as X-UniCraft-Signature so the app's
-	// existing verification keeps working. Use a placeholder such as
+	// Secret re-signs relayed bodies in the Sign scheme (by default the
+	// source's: X-UniCraft-Signature for UniCraft) so the app's existing
+	// verification keeps working. Use a placeholder such as
 	// {env.APP_WEBHOOK_SECRET} or {file./run/secrets/app}; it is resolved
 	// once at load and never written to logs or admin output.
 	Secret string `json:"secret,omitempty"`
@@ -44,6 +45,19 @@ type Target struct {
 	// UniCraft's Express and Flask examples do. The app then sees
 	// different bytes than the sender signed.
 	BodyEncoding string `json:"body_encoding,omitempty"`
+
+	// Sign is the scheme relayed bodies are signed in with Secret:
+	// "source" (the default: the scheme of the handler that received the
+	// event, so UniCraft events get X-UniCraft-Signature as before),
+	// unicraft, standard, stripe, github, shopify, slack, or none.
+	// Timestamped schemes are signed at each attempt.
+	Sign string `json:"sign,omitempty"`
+
+	// Transform is a CEL expression over the rule variables whose value (a
+	// map or list, sent as JSON, or a string) replaces the body this target
+	// gets; it is evaluated at each attempt and signed like any body. A
+	// transform that fails dead-letters the delivery at once.
+	Transform string `json:"transform,omitempty"`
 
 	secret []byte
 }
@@ -158,6 +172,8 @@ func (t *Target) config(name string) relay.TargetConfig {
 		BackoffCap:   time.Duration(t.Retry.BackoffCap),
 		MaxAge:       time.Duration(t.Retry.MaxAge),
 		BodyEncoding: t.BodyEncoding,
+		Sign:         t.Sign,
+		Transform:    t.Transform,
 	}
 }
 
@@ -170,8 +186,11 @@ func (a *App) targetConfigs() []relay.TargetConfig {
 	}
 	slices.Sort(names)
 	out := make([]relay.TargetConfig, 0, len(names))
+	schemes := a.sourceSchemeMap()
 	for _, name := range names {
-		out = append(out, a.Targets[name].config(name))
+		c := a.Targets[name].config(name)
+		c.SourceSchemes = schemes
+		out = append(out, c)
 	}
 	return out
 }

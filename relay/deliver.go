@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/relay/reencode"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
@@ -116,13 +115,14 @@ func classify(status int, err error) verdict {
 
 // send makes one attempt: it POSTs the event's body, in the target's
 // body encoding, with the delivery headers and reads at most
-// maxResponseRead bytes of the answer. The duration is wall time,
-// whatever the dispatcher's clock.
-func (s *settings) send(d *store.Delivery, attempt int) response {
+// maxResponseRead bytes of the answer. A timestamped signature is made
+// at the dispatcher's time at, so each attempt is signed anew. The
+// duration is wall time, whatever the dispatcher's clock.
+func (s *settings) send(d *store.Delivery, attempt int, at time.Time) response {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
 	defer cancel()
-	res := s.roundTrip(ctx, d, attempt)
+	res := s.roundTrip(ctx, d, attempt, at)
 	res.duration = time.Since(start)
 	var reqErr *requestError
 	if res.err != nil && ctx.Err() != nil && !errors.As(res.err, &reqErr) {
@@ -131,9 +131,9 @@ func (s *settings) send(d *store.Delivery, attempt int) response {
 	return res
 }
 
-func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int) response {
+func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int, at time.Time) response {
 	// Encoded once: the signature must cover exactly the bytes sent.
-	body, err := reencode.Body(s.BodyEncoding, d.Event.Body)
+	body, isJSON, err := s.deliveryBody(d)
 	if err != nil {
 		return response{err: &requestError{err: err}}
 	}
@@ -152,15 +152,17 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 	// Set after the configured headers, which therefore cannot replace
 	// them.
 	h.Set("Content-Type", "application/json")
+	if !isJSON {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+	}
 	h.Set(headerEventID, d.Event.ID)
 	h.Del(headerEventType)
 	if d.Event.Type != "" {
 		h.Set(headerEventType, headerValue(d.Event.Type))
 	}
 	h.Set(headerAttempt, strconv.Itoa(attempt))
-	h.Del(headerSignature)
-	if sig := s.sign(body); sig != "" {
-		h.Set(headerSignature, sig)
+	if err := s.signRequest(h, d, body, at); err != nil {
+		return response{err: &requestError{err: err}}
 	}
 	if s.host != "" {
 		req.Host = s.host

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay/reencode"
+	"github.com/webhookinbox/caddy-webhook-inbox/rules"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // Defaults applied to a TargetConfig field left at zero.
@@ -49,9 +51,10 @@ type TargetConfig struct {
 	Name string
 	// URL is the absolute http or https URL events are POSTed to.
 	URL string
-	// Secret, when set, signs each relayed body as X-UniCraft-Signature
-	// (lowercase hex HMAC-SHA256), so the target verifies it as it would
-	// verify UniCraft itself.
+	// Secret, when set, signs each relayed body in the Sign scheme: by
+	// default X-UniCraft-Signature (lowercase hex HMAC-SHA256) for UniCraft
+	// events, so the target verifies it as it would verify UniCraft itself
+	// (relay/sign.go).
 	Secret []byte
 	// Headers are sent with every delivery. They cannot replace the
 	// delivery headers (Content-Type, X-UniCraft-*, X-Webhook-Attempt); a
@@ -81,6 +84,15 @@ type TargetConfig struct {
 	// reencode.Python send them re-serialised as a receiver in that language
 	// does before it verifies (see ReencodeBody).
 	BodyEncoding string
+	// Sign is the scheme deliveries are signed in with Secret: SignSource
+	// (or empty), a scheme name (signature.Names), or SignNone.
+	Sign string
+	// SourceSchemes maps source names to their schemes, for SignSource; a
+	// source missing from it is UniCraft.
+	SourceSchemes map[string]signature.Spec
+	// Transform, when set, is a CEL expression evaluated at each attempt
+	// whose value is the body sent (see rules.Transform).
+	Transform string
 }
 
 // withDefaults fills zero fields with their defaults.
@@ -132,6 +144,9 @@ func (c TargetConfig) Validate() error {
 	case !reencode.Valid(c.BodyEncoding):
 		return fmt.Errorf("target %s: body encoding %q is not %s, %s or %s", c.Name, c.BodyEncoding, reencode.Raw, reencode.Node, reencode.Python)
 	}
+	if err := c.checkSign(); err != nil {
+		return err
+	}
 	if d := c.withDefaults(); d.BackoffFirst > d.BackoffCap {
 		return fmt.Errorf("target %s: backoff %s is above its cap %s", c.Name, d.BackoffFirst, d.BackoffCap)
 	}
@@ -175,6 +190,9 @@ type settings struct {
 	// cost of hmac.New (~320 ns against ~570 ns for a 400-byte body,
 	// BENCHMARKS.md).
 	macs *sync.Pool
+	// signers and transform: relay/sign.go.
+	signers   signers
+	transform *rules.Transform
 }
 
 // compile checks cfg and builds its settings, reusing prev's transport
@@ -201,6 +219,7 @@ func compile(cfg TargetConfig, prev *settings) (*settings, error) {
 		key := append([]byte(nil), cfg.Secret...)
 		s.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}
 	}
+	s.compileSigning(cfg)
 	if prev != nil && prev.Timeout == cfg.Timeout && prev.Concurrency == cfg.Concurrency {
 		s.transport, s.client = prev.transport, prev.client
 		return s, nil

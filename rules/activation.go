@@ -4,7 +4,7 @@ import (
 	"cel.dev/cel-go/interpreter"
 )
 
-// activation hands the four variables to the interpreter straight from Vars, so an
+// activation hands the variables to the interpreter straight from Vars, so an
 // evaluation builds no map of bindings. It holds a single pointer, which makes
 // storing it in the interpreter.Activation interface free of allocation.
 type activation struct {
@@ -24,11 +24,15 @@ func (a activation) ResolveName(name string) (any, bool) {
 		return a.vars.SourceIP, true
 	case varSource:
 		return a.vars.Source, true
+	case varType:
+		return a.vars.Type, true
+	case varID:
+		return a.vars.ID, true
 	}
 	return nil, false
 }
 
-// Parent returns nil: the four variables are all there is.
+// Parent returns nil: the declared variables are all there is.
 func (activation) Parent() interpreter.Activation {
 	return nil
 }

@@ -53,6 +53,8 @@ func (sizeHints) EstimateSize(node checker.AstNode) *checker.SizeEstimate {
 		limit = hintSourceIPSize
 	case varSource:
 		limit = hintSourceSize
+	case varType, varID:
+		limit = hintEventSize
 	default:
 		return nil
 	}

@@ -1,12 +1,14 @@
 // Package rules compiles the inbox's CEL expressions (route rules, the event-ID
 // expression and replay filters) into programs and evaluates them on a webhook event.
 //
-// Every expression sees the same four variables:
+// Every expression sees the same six variables:
 //
 //	event      map(string, dyn)     the parsed JSON body (numbers are doubles)
 //	headers    map(string, string)  header name to its first value; lookups ignore case
 //	source_ip  string               the client IP
 //	source     string               the name of the handler that received the event
+//	type       string               the event type, where the source's scheme reads it
+//	id         string               the event ID (in the id expression: the scheme's default)
 //
 // Compiled values are immutable and safe for concurrent use, so a config compiles
 // them once and every request reuses them. Evaluation is bounded twice: an
@@ -28,6 +30,7 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common"
 	celast "cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 )
@@ -68,6 +71,12 @@ type Vars struct {
 	SourceIP string
 	// Source is the name of the handler that received the event.
 	Source string
+	// Type is the event type as the source's scheme reads it (the body's
+	// "event" for UniCraft, X-GitHub-Event for GitHub, …).
+	Type string
+	// ID is the event's ID; while the id expression itself runs, the ID the
+	// scheme would use by default.
+	ID string
 }
 
 // CompileError reports a rule that does not compile, with its text and position.
@@ -98,6 +107,8 @@ const (
 	varHeaders  = "headers"
 	varSourceIP = "source_ip"
 	varSource   = "source"
+	varType     = "type"
+	varID       = "id"
 )
 
 // sharedEnv is built once: declaring the standard library is the slow part of
@@ -108,6 +119,8 @@ var sharedEnv = sync.OnceValues(func() (*cel.Env, error) {
 		cel.Variable(varHeaders, cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable(varSourceIP, cel.StringType),
 		cel.Variable(varSource, cel.StringType),
+		cel.Variable(varType, cel.StringType),
+		cel.Variable(varID, cel.StringType),
 		// JSON numbers are doubles: let `size(event.items) > 2.0` and
 		// `event.data.retry_count == 3` mean what they say.
 		cel.CrossTypeNumericComparisons(true),
@@ -156,7 +169,7 @@ func compile(kind, expr, what string, want ...*cel.Type) (program, error) {
 	out := ast.OutputType()
 	typeOK := false
 	for _, t := range want {
-		typeOK = typeOK || out.IsExactType(t)
+		typeOK = typeOK || out.IsExactType(t) || sameContainer(out, t)
 	}
 	if !typeOK {
 		return program{}, locatedError(expr, rootLoc,
@@ -202,6 +215,14 @@ func (p program) eval(v *Vars) (ref.Val, error) {
 		return nil, fmt.Errorf("evaluating %s %q: %w", p.kind, p.src, err)
 	}
 	return out, nil
+}
+
+// sameContainer reports whether out and want are both maps or both lists,
+// whatever their element types: a transform may yield map(string, string) as
+// well as map(string, dyn).
+func sameContainer(out, want *cel.Type) bool {
+	k := want.Kind()
+	return (k == types.MapKind || k == types.ListKind) && out.Kind() == k
 }
 
 // costString prints an estimate, naming the overflowed maximum instead of a 20-digit number.

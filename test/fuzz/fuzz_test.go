@@ -1,7 +1,7 @@
 // Package fuzz runs every fuzz target of the repo for a few seconds, so
 // `go test ./...` (and so CI) fuzzes briefly on each run; the seed
 // corpora also run as plain tests in their own packages. Fuzz longer by
-// hand: go test ./ingress -run '^$' -fuzz FuzzVerify -fuzztime 5m
+// hand: go test ./signature -run '^$' -fuzz FuzzVerify -fuzztime 5m
 package fuzz
 
 import (
@@ -18,7 +18,7 @@ const fuzzTime = "3s"
 
 // targets are every fuzz target, by package.
 var targets = []struct{ pkg, name string }{
-	{"./ingress", "FuzzVerify"},
+	{"./signature", "FuzzVerify"},
 	{"./ingress", "FuzzParsePayload"},
 	{"./ingress", "FuzzScanPayload"},
 	{"./ingress", "FuzzValidateEventID"},

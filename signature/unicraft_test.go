@@ -1,4 +1,4 @@
-package ingress
+package signature
 
 import (
 	"bytes"
@@ -15,7 +15,7 @@ var (
 
 func TestSignKnownVector(t *testing.T) {
 	// RFC 4231, test case 2.
-	got := Sign([]byte("Jefe"), []byte("what do ya want for nothing?"))
+	got := SignUniCraft([]byte("Jefe"), []byte("what do ya want for nothing?"))
 	want := "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
 	if got != want {
 		t.Fatalf("Sign = %s, want %s", got, want)
@@ -24,8 +24,8 @@ func TestSignKnownVector(t *testing.T) {
 
 func TestVerify(t *testing.T) {
 	body := []byte(seedPayloads["request.completed"])
-	valid := Sign(testSecret, body)
-	validOld := Sign(testOldSecret, body)
+	valid := SignUniCraft(testSecret, body)
+	validOld := SignUniCraft(testOldSecret, body)
 
 	// The same object with its keys in another order: equal as JSON, but a
 	// different byte string, so its signature must not verify body.
@@ -71,21 +71,21 @@ func TestVerify(t *testing.T) {
 		{name: "64 bytes of multibyte runes", header: strings.Repeat("é", 32), body: body, want: false},
 		{name: "NUL padded", header: valid[:63] + "\x00", body: body, want: false},
 		{name: "one digit flipped", header: flipHexDigit(valid, 40), body: body, want: false},
-		{name: "valid for a different body", header: Sign(testSecret, []byte(seedPayloads["request.failed"])), body: body, want: false},
+		{name: "valid for a different body", header: SignUniCraft(testSecret, []byte(seedPayloads["request.failed"])), body: body, want: false},
 		{name: "valid under the old secret", header: validOld, body: body, want: true},
-		{name: "valid under an unknown secret", header: Sign([]byte("someone else"), body), body: body, want: false},
+		{name: "valid under an unknown secret", header: SignUniCraft([]byte("someone else"), body), body: body, want: false},
 		{name: "whitespace around", header: " \t" + valid + "\r\n ", body: body, want: true},
 		{name: "whitespace around prefix form", header: "  sha256=" + valid + "\t", body: body, want: true},
 		{name: "whitespace after prefix", header: "sha256= " + valid, body: body, want: false},
 		{name: "whitespace inside", header: valid[:32] + " " + valid[32:], body: body, want: false},
 		{name: "10 KB header", header: strings.Repeat(valid, 10<<10/64), body: body, want: false},
-		{name: "signature of re-ordered keys", header: Sign(testSecret, reordered), body: body, want: false},
+		{name: "signature of re-ordered keys", header: SignUniCraft(testSecret, reordered), body: body, want: false},
 		{name: "trailing newline added to body", header: valid, body: append(append([]byte(nil), body...), '\n'), want: false},
-		{name: "empty body signed", header: Sign(testSecret, nil), body: nil, want: true},
+		{name: "empty body signed", header: SignUniCraft(testSecret, nil), body: nil, want: true},
 		{name: "empty body, signature of non-empty", header: valid, body: nil, want: false},
 	}
 
-	v, err := NewVerifier([][]byte{testSecret, testOldSecret})
+	v, err := NewUniCraftVerifier([][]byte{testSecret, testOldSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,11 +122,11 @@ func TestVerifyOnlyConfiguredSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewVerifier(tt.secrets)
+			v, err := NewUniCraftVerifier(tt.secrets)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := v.Verify(Sign(tt.signer, body), body); got != tt.want {
+			if got := v.Verify(SignUniCraft(tt.signer, body), body); got != tt.want {
 				t.Errorf("Verify = %v, want %v", got, tt.want)
 			}
 		})
@@ -150,7 +150,7 @@ func TestNewVerifier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			v, err := NewVerifier(tt.secrets)
+			v, err := NewUniCraftVerifier(tt.secrets)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("NewVerifier error = %v, wantErr %v", err, tt.wantErr)
 			}
@@ -171,12 +171,12 @@ func TestNewVerifier(t *testing.T) {
 
 func TestNewVerifierCopiesSecrets(t *testing.T) {
 	secret := []byte("mutable-secret")
-	v, err := NewVerifier([][]byte{secret})
+	v, err := NewUniCraftVerifier([][]byte{secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	body := []byte(`{}`)
-	sig := Sign(secret, body)
+	sig := SignUniCraft(secret, body)
 	for i := range secret {
 		secret[i] = 'x'
 	}
@@ -186,7 +186,7 @@ func TestNewVerifierCopiesSecrets(t *testing.T) {
 }
 
 func TestVerifyConcurrent(t *testing.T) {
-	v, err := NewVerifier([][]byte{testSecret, testOldSecret})
+	v, err := NewUniCraftVerifier([][]byte{testSecret, testOldSecret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,11 +206,11 @@ func TestVerifyConcurrent(t *testing.T) {
 				if i%2 == 1 {
 					secret = testOldSecret
 				}
-				if !v.Verify(Sign(secret, body), body) {
+				if !v.Verify(SignUniCraft(secret, body), body) {
 					errs <- "valid signature rejected"
 					return
 				}
-				if v.Verify(Sign(secret, other), body) {
+				if v.Verify(SignUniCraft(secret, other), body) {
 					errs <- "signature of another body accepted"
 					return
 				}
@@ -226,13 +226,13 @@ func TestVerifyConcurrent(t *testing.T) {
 
 func FuzzVerify(f *testing.F) {
 	body := []byte(seedPayloads["request.completed"])
-	f.Add(Sign(testSecret, body), body)
-	f.Add("sha256="+Sign(testOldSecret, body), body)
-	f.Add("SHA256=sha256="+Sign(testSecret, body), body)
+	f.Add(SignUniCraft(testSecret, body), body)
+	f.Add("sha256="+SignUniCraft(testOldSecret, body), body)
+	f.Add("SHA256=sha256="+SignUniCraft(testSecret, body), body)
 	f.Add("", []byte(nil))
 	f.Add(" \tzz", []byte("{}"))
 
-	v, err := NewVerifier([][]byte{testSecret, testOldSecret})
+	v, err := NewUniCraftVerifier([][]byte{testSecret, testOldSecret})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func FuzzVerify(f *testing.F) {
 		// the properties below.
 		v.Verify(header, body)
 
-		sig := Sign(testSecret, body)
+		sig := SignUniCraft(testSecret, body)
 		for _, h := range []string{sig, strings.ToUpper(sig), "sha256=" + sig, " SHA256=" + sig + "\n"} {
 			if !v.Verify(h, body) {
 				t.Fatalf("Verify(%q) = false for a header produced by Sign", h)
@@ -270,11 +270,11 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	for _, tt := range tests {
 		b.Run(tt.name, func(b *testing.B) {
-			v, err := NewVerifier(tt.secrets)
+			v, err := NewUniCraftVerifier(tt.secrets)
 			if err != nil {
 				b.Fatal(err)
 			}
-			sig := "sha256=" + Sign(tt.signer, body)
+			sig := "sha256=" + SignUniCraft(tt.signer, body)
 			b.SetBytes(int64(len(body)))
 			b.ReportAllocs()
 			for b.Loop() {
