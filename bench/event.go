@@ -12,8 +12,8 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 )
 
-// A generated event is the seed's request.completed payload
-// (/work/shared/seed/unicraft-webhooks.md) with a padding field that brings
+// A generated event is the request.completed payload of UniCraft's webhook
+// documentation with a padding field that brings
 // the body to the requested size, then a unique id and the current
 // timestamp:
 //

@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// cliEventTypes are the seven UniCraft event types of
-// /work/shared/seed/unicraft-webhooks.md, in the seed's order; `webhook
+// cliEventTypes are the seven event types of UniCraft's webhook
+// documentation, in its order; `webhook
 // send --event all` cycles through them in this order.
 var cliEventTypes = []string{
 	"request.completed",

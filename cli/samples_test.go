@@ -13,8 +13,8 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 )
 
-// cliSeedExamples are the payload examples of
-// /work/shared/seed/unicraft-webhooks.md, one per event type.
+// cliSeedExamples are the payload examples of UniCraft's webhook
+// documentation, one per event type.
 var cliSeedExamples = map[string]string{
 	"request.completed":    `{"event":"request.completed","timestamp":"2024-01-20T10:30:00Z","data":{"request_id":"req_123456789","model":"gpt-3.5-turbo","provider":"openai","cost":0.000042,"response_time":1250,"tokens":{"prompt":50,"completion":25,"total":75},"user_id":"user_123","project_id":"proj_456"}}`,
 	"request.failed":       `{"event":"request.failed","timestamp":"2024-01-20T10:30:00Z","data":{"request_id":"req_123456789","model":"gpt-4","provider":"openai","error":{"type":"rate_limit_exceeded","message":"Rate limit exceeded","code":"rate_limit_exceeded"},"retry_count":3,"user_id":"user_123","project_id":"proj_456"}}`,

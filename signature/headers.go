@@ -1,7 +1,7 @@
 package signature
 
-// UniCraft's headers (../shared/seed/unicraft-webhooks.md in the project's
-// shared folder; summed up in the README's "Senders" section).
+// UniCraft's headers, as its webhook documentation names them (summed up
+// in the README's "Senders" section).
 const (
 	// UniCraftSignature carries the hex HMAC-SHA256 of the raw body.
 	UniCraftSignature = "X-UniCraft-Signature"
