@@ -158,6 +158,7 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 		h.Set(headerEventType, headerValue(d.Event.Type))
 	}
 	h.Set(headerAttempt, strconv.Itoa(attempt))
+	setTraceContext(h, d.Event.Headers)
 	h.Del(headerSignature)
 	if sig := s.sign(body); sig != "" {
 		h.Set(headerSignature, sig)
