@@ -81,6 +81,13 @@ type TargetConfig struct {
 	// reencode.Python send them re-serialised as a receiver in that language
 	// does before it verifies (see ReencodeBody).
 	BodyEncoding string
+	// RateLimit, with RateWindow, paces attempts to the target: at most
+	// RateLimit attempts start in any RateWindow-long interval (a sliding
+	// window shared by the workers, probes and replays). Zero means no
+	// limit; Concurrency still caps the attempts in flight.
+	RateLimit int
+	// RateWindow is the window of RateLimit.
+	RateWindow time.Duration
 }
 
 // withDefaults fills zero fields with their defaults.
@@ -131,6 +138,9 @@ func (c TargetConfig) Validate() error {
 		return fmt.Errorf("target %s: breaker threshold must not be negative", c.Name)
 	case !reencode.Valid(c.BodyEncoding):
 		return fmt.Errorf("target %s: body encoding %q is not %s, %s or %s", c.Name, c.BodyEncoding, reencode.Raw, reencode.Node, reencode.Python)
+	}
+	if err := validRate(c.RateLimit, c.RateWindow); err != nil {
+		return fmt.Errorf("target %s: %w", c.Name, err)
 	}
 	if d := c.withDefaults(); d.BackoffFirst > d.BackoffCap {
 		return fmt.Errorf("target %s: backoff %s is above its cap %s", c.Name, d.BackoffFirst, d.BackoffCap)

@@ -1,0 +1,89 @@
+package relay
+
+import (
+	"sync"
+	"time"
+)
+
+// paceGuardDivisor sets the guard added to a rate limit's window: attempts
+// are paced against a window 2% longer than configured. The pace is kept
+// on the dispatcher's clock at the moment each attempt is allowed to
+// start, and the app sees the requests a little later, each after its own
+// scheduling and network delay; without the guard an attempt allowed
+// exactly one window after another could reach the app a hair less than
+// a window after it and make N+1 in the app's window.
+const paceGuardDivisor = 50
+
+// pacer is one target's rate_limit: a sliding window log of the last
+// limit attempt start times, shared by the target's workers, its circuit
+// probes and its replays (they all go through a worker). An attempt may
+// start once the limit-th most recent start is a window (plus the guard)
+// behind it, so no window-long interval, wherever it starts, holds more
+// than limit starts. A token bucket that starts full would let almost
+// 2×limit through in the first window after an idle spell; the log
+// never does.
+type pacer struct {
+	mu     sync.Mutex
+	limit  int
+	window time.Duration
+	starts []time.Time // ring of the last limit reserved start times
+	next   int         // index of the oldest, overwritten next
+	latest time.Time   // the latest start reserved
+}
+
+// configure sets the limit (zero: none) and keeps the most recent starts,
+// so a reload does not reopen a window that is already full.
+func (p *pacer) configure(limit int, window time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if limit == p.limit && window == p.window {
+		return
+	}
+	old := make([]time.Time, 0, len(p.starts))
+	for i := range p.starts {
+		old = append(old, p.starts[(p.next+i)%len(p.starts)])
+	}
+	p.limit, p.window, p.next = limit, window, 0
+	p.starts = make([]time.Time, limit)
+	if limit == 0 {
+		return
+	}
+	// Oldest first: the newest limit starts go to the ring's tail.
+	if len(old) > limit {
+		old = old[len(old)-limit:]
+	}
+	copy(p.starts[limit-len(old):], old)
+}
+
+// reserve books the next attempt's start: the earliest time at or after
+// now at which it keeps the limit. The caller waits until then. A booked
+// start that is not used (the worker stopped, the target was paused) is
+// not given back: the pace only ever errs on the slow side.
+func (p *pacer) reserve(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.limit == 0 {
+		return now
+	}
+	at := now
+	if free := p.starts[p.next].Add(p.window + p.window/paceGuardDivisor); free.After(at) {
+		at = free
+	}
+	p.starts[p.next] = at
+	p.next = (p.next + 1) % p.limit
+	if at.After(p.latest) {
+		p.latest = at
+	}
+	return at
+}
+
+// heldBackUntil returns the latest booked start when it is still to come:
+// an attempt is waiting for the rate limit until then.
+func (p *pacer) heldBackUntil(now time.Time) (time.Time, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.limit == 0 || !p.latest.After(now) {
+		return time.Time{}, false
+	}
+	return p.latest, true
+}
