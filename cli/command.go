@@ -19,7 +19,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "<send|sign|events|event|replay|delete|stats|tail> [flags]",
+		Usage: "<send|sign|events|event|replay|delete|stats|tail|pause|resume> [flags]",
 		Short: "Sends, signs, inspects and replays webhook_inbox events",
 		Long: `
 Operator tools for the webhook_inbox module.
@@ -39,6 +39,8 @@ from the admin listener of --config/--adapter, else localhost:2019):
   delete  purges one event and its dedup marker
   stats   shows pending, dead and oldest pending age per target
   tail    prints new events as they arrive, until interrupted
+  pause   pauses delivery to a target (durable; events keep queueing)
+  resume  resumes delivery to a paused target
 
 Secrets given with --secret are never printed. Instead of --secret, the
 secret may come from the UNICRAFT_WEBHOOK_SECRET environment variable, which
@@ -65,6 +67,8 @@ func cliBuildWebhookCommand(cmd *cobra.Command) {
 		cliDeleteCommand(),
 		cliStatsCommand(),
 		cliTailCommand(),
+		cliPauseCommand(true),
+		cliPauseCommand(false),
 	)
 }
 

@@ -110,6 +110,12 @@ func cliPrintStats(w io.Writer, body []byte) error {
 			name += " (" + mark + ")"
 			marks[mark] = true
 		}
+		if r.fields["paused"] == true {
+			name += " (paused)"
+		}
+		if r.fields["rate_limited"] == true {
+			name += " (rate limited)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name,
 			cliOr(cliString(pending), "0"), cliOr(cliString(dead), "0"),
 			cliOldestPending(r.fields, time.Now()), cliCircuit(r.fields))

@@ -47,6 +47,7 @@ func init() {
 //			}
 //			header <name> <value>
 //			body   raw|node|python
+//			rate_limit <n> <window>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -185,6 +186,12 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			default:
 				return d.Errf("body encoding %q is not raw, node or python", t.BodyEncoding)
 			}
+		case "rate_limit":
+			rl, err := parseRateLimit(d)
+			if err != nil {
+				return err
+			}
+			t.RateLimit = rl
 		case "retry":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -386,6 +393,23 @@ func parseSize(d *caddyfile.Dispenser, s string) (int64, error) {
 		return 0, d.Errf("size %q is too large", s)
 	}
 	return int64(n), nil
+}
+
+// parseRateLimit reads a target's `rate_limit <n> <window>`.
+func parseRateLimit(d *caddyfile.Dispenser) (*TargetRateLimit, error) {
+	var n, w string
+	if !d.AllArgs(&n, &w) {
+		return nil, d.ArgErr()
+	}
+	attempts, err := strconv.Atoi(n)
+	if err != nil || attempts < 1 {
+		return nil, d.Errf("rate_limit: expected a positive number of attempts, got %q", n)
+	}
+	window, err := caddy.ParseDuration(w)
+	if err != nil || window <= 0 {
+		return nil, d.Errf("rate_limit: expected a positive window, got %q", w)
+	}
+	return &TargetRateLimit{Attempts: attempts, Window: caddy.Duration(window)}, nil
 }
 
 func parseInt(d *caddyfile.Dispenser) (int, error) {

@@ -45,7 +45,23 @@ type Target struct {
 	// different bytes than the sender signed.
 	BodyEncoding string `json:"body_encoding,omitempty"`
 
+	// RateLimit paces the attempts to this target: at most Attempts in
+	// any Window-long interval (a sliding window shared by its workers,
+	// circuit probes and replays; per gateway). Unset means no limit;
+	// Concurrency still caps the attempts in flight.
+	RateLimit *TargetRateLimit `json:"rate_limit,omitempty"`
+
 	secret []byte
+}
+
+// TargetRateLimit is a target's pace: Attempts per Window.
+type TargetRateLimit struct {
+	// Attempts is the most attempts that start in any Window-long
+	// interval.
+	Attempts int `json:"attempts"`
+
+	// Window is the length of the sliding window.
+	Window caddy.Duration `json:"window"`
 }
 
 // RetryPolicy says how often and for how long a delivery is retried.
@@ -100,6 +116,10 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 	if err := t.Retry.provision(name); err != nil {
 		return err
 	}
+	if rl := t.RateLimit; rl != nil && (rl.Attempts < 1 || rl.Window <= 0) {
+		return fmt.Errorf("target %s: rate_limit needs a positive number of attempts and window, got %d per %s",
+			name, rl.Attempts, time.Duration(rl.Window))
+	}
 	return t.config(name).Validate()
 }
 
@@ -146,7 +166,7 @@ func validateName(name string) error {
 
 // config returns the dispatcher's view of the target.
 func (t *Target) config(name string) relay.TargetConfig {
-	return relay.TargetConfig{
+	cfg := relay.TargetConfig{
 		Name:         name,
 		URL:          t.URL,
 		Secret:       t.secret,
@@ -159,6 +179,10 @@ func (t *Target) config(name string) relay.TargetConfig {
 		MaxAge:       time.Duration(t.Retry.MaxAge),
 		BodyEncoding: t.BodyEncoding,
 	}
+	if t.RateLimit != nil {
+		cfg.RateLimit, cfg.RateWindow = t.RateLimit.Attempts, time.Duration(t.RateLimit.Window)
+	}
+	return cfg
 }
 
 // targetConfigs returns the delivery settings of every target, in name
