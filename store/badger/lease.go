@@ -107,6 +107,10 @@ func (in *Store) lease(target string, now time.Time, max int, leaseFor time.Dura
 		if l, held := in.leases[k]; held && (l.until.IsZero() || now.Before(l.until)) {
 			continue
 		}
+		if in.heldBack(target, it.Item()) {
+			// Behind another pending entry of its order key.
+			continue
+		}
 		in.nextLease++
 		l := lease{token: in.nextLease}
 		if leaseFor > 0 {
@@ -151,7 +155,7 @@ func loadDelivery(txn *badger.Txn, target string, seq uint64) (store.Delivery, e
 	if err != nil {
 		return store.Delivery{}, err
 	}
-	return store.Delivery{Event: ev, Seq: seq, Target: target, Attempts: st.runAttempts, Since: st.since}, nil
+	return store.Delivery{Event: ev, Seq: seq, Target: target, Attempts: st.runAttempts, Since: st.since, OrderKey: st.orderKey}, nil
 }
 
 // Release gives a leased delivery back without recording an attempt, so
