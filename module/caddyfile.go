@@ -48,6 +48,7 @@ func init() {
 //			header <name> <value>
 //			body   raw|node|python
 //			rate_limit <n> <window>
+//			order_by   <CEL expression>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -185,6 +186,10 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			case reencode.Raw, reencode.Node, reencode.Python:
 			default:
 				return d.Errf("body encoding %q is not raw, node or python", t.BodyEncoding)
+			}
+		case "order_by":
+			if !d.AllArgs(&t.OrderBy) {
+				return d.ArgErr()
 			}
 		case "rate_limit":
 			rl, err := parseRateLimit(d)

@@ -225,7 +225,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("default: %w", err)
 	}
 	h.router.Default = h.Default
-	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0
+	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0 || h.app.ordersAny()
 	return nil
 }
 
@@ -341,6 +341,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Headers:    h.keeper.Keep(r.Header),
 		Body:       body,
 		Targets:    targets,
+		OrderKeys:  h.orderKeys(targets, vars),
 		// A payload timestamped ahead of our clock stays fresh past the
 		// dedup window; its ID must be remembered as long (README, "No
 		// replay gap").

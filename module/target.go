@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
 
 // Target is a named downstream endpoint that events are delivered to.
@@ -51,7 +52,18 @@ type Target struct {
 	// Concurrency still caps the attempts in flight.
 	RateLimit *TargetRateLimit `json:"rate_limit,omitempty"`
 
-	secret []byte
+	// OrderBy is a CEL expression over the rule variables (event,
+	// headers, source_ip, source) that gives each event its order key
+	// for this target, computed when the event is accepted: deliveries
+	// with equal keys are attempted one at a time, in the order they were
+	// received; a delivery waiting for a retry holds back the later ones
+	// of its key until it is delivered or dead-lettered. Other keys are
+	// not held back. An empty key, or an expression that fails on an
+	// event, delivers that event unordered.
+	OrderBy string `json:"order_by,omitempty"`
+
+	secret   []byte
+	orderKey *rules.OrderKeyExpr
 }
 
 // TargetRateLimit is a target's pace: Attempts per Window.
@@ -115,6 +127,13 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 	}
 	if err := t.Retry.provision(name); err != nil {
 		return err
+	}
+	if t.OrderBy != "" {
+		expr, err := rules.CompileOrderKey(t.OrderBy)
+		if err != nil {
+			return fmt.Errorf("target %s: order_by: %w", name, err)
+		}
+		t.orderKey = expr
 	}
 	if rl := t.RateLimit; rl != nil && (rl.Attempts < 1 || rl.Window <= 0) {
 		return fmt.Errorf("target %s: rate_limit needs a positive number of attempts and window, got %d per %s",
