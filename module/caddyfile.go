@@ -191,6 +191,9 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.AllArgs(&t.OrderBy) {
 				return d.ArgErr()
 			}
+			if _, err := rules.CompileOrderKey(t.OrderBy); err != nil {
+				return d.Errf("order_by: %v", err)
+			}
 		case "rate_limit":
 			rl, err := parseRateLimit(d)
 			if err != nil {
