@@ -5,14 +5,24 @@ import (
 	"time"
 )
 
-// paceGuardDivisor sets the guard added to a rate limit's window: attempts
-// are paced against a window 2% longer than configured. The pace is kept
-// on the dispatcher's clock at the moment each attempt is allowed to
-// start, and the app sees the requests a little later, each after its own
-// scheduling and network delay; without the guard an attempt allowed
-// exactly one window after another could reach the app a hair less than
-// a window after it and make N+1 in the app's window.
-const paceGuardDivisor = 50
+// The guard added to a rate limit's window: attempts are paced against a
+// window longer than configured by 2% of it, at least minPaceGuard and at
+// most 10%. The pace is kept on the dispatcher's clock when each attempt
+// starts, and the app sees the requests a little later, each after its
+// own scheduling and network delay; without the guard an attempt started
+// exactly one window after another could reach the app a hair less than a
+// window after it and make N+1 in the app's window. On a loaded machine
+// those delays differ by tens of milliseconds (module's
+// TestRateLimitThroughCaddy saw 27 in a second with a 20 ms guard).
+const (
+	paceGuardDivisor = 50
+	minPaceGuard     = 50 * time.Millisecond
+)
+
+// paceGuard is the guard for window.
+func paceGuard(window time.Duration) time.Duration {
+	return min(max(window/paceGuardDivisor, minPaceGuard), window/10)
+}
 
 // pacer is one target's rate_limit: a sliding window log of the last
 // limit attempt start times, shared by the target's workers, its circuit
@@ -56,25 +66,45 @@ func (p *pacer) configure(limit int, window time.Duration) {
 }
 
 // reserve books the next attempt's start: the earliest time at or after
-// now at which it keeps the limit. The caller waits until then. A booked
-// start that is not used (the worker stopped, the target was paused) is
-// not given back: the pace only ever errs on the slow side.
-func (p *pacer) reserve(now time.Time) time.Time {
+// now at which it keeps the limit, and the booking's place for started.
+// The caller waits until then. A booked start that is not used (the
+// worker stopped, the target was paused) is not given back: the pace only
+// ever errs on the slow side.
+func (p *pacer) reserve(now time.Time) (time.Time, int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.limit == 0 {
-		return now
+		return now, -1
 	}
 	at := now
-	if free := p.starts[p.next].Add(p.window + p.window/paceGuardDivisor); free.After(at) {
+	if free := p.starts[p.next].Add(p.window + paceGuard(p.window)); free.After(at) {
 		at = free
 	}
-	p.starts[p.next] = at
+	slot := p.next
+	p.starts[slot] = at
 	p.next = (p.next + 1) % p.limit
 	if at.After(p.latest) {
 		p.latest = at
 	}
-	return at
+	return at, slot
+}
+
+// started records that the attempt booked at at in slot really starts at
+// now, later than booked when its worker woke late: the bookings that
+// follow keep their distance from when it started, not from when it
+// should have. A booking already reused (limit bookings later) is left.
+func (p *pacer) started(slot int, at, now time.Time) {
+	if slot < 0 || !now.After(at) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if slot < len(p.starts) && p.starts[slot].Equal(at) {
+		p.starts[slot] = now
+		if now.After(p.latest) {
+			p.latest = now
+		}
+	}
 }
 
 // heldBackUntil returns the latest booked start when it is still to come:

@@ -49,7 +49,7 @@ func TestPacer(t *testing.T) {
 			p.configure(tc.limit, tc.window)
 			var starts []time.Time
 			for _, ask := range tc.asks {
-				at := p.reserve(epoch.Add(ask))
+				at, _ := p.reserve(epoch.Add(ask))
 				if at.Before(epoch.Add(ask)) {
 					t.Fatalf("start %s before its ask %s", at.Sub(epoch), ask)
 				}
@@ -69,10 +69,22 @@ func TestPacer(t *testing.T) {
 			// due when the limit-th start before it leaves the window.
 			last := starts[len(starts)-1].Sub(epoch)
 			rounds := (len(tc.asks) - 1) / tc.limit
-			if bound := time.Duration(rounds)*(tc.window+tc.window/paceGuardDivisor) + tc.asks[len(tc.asks)-1]; last > bound {
+			if bound := time.Duration(rounds)*(tc.window+paceGuard(tc.window)) + tc.asks[len(tc.asks)-1]; last > bound {
 				t.Errorf("last start at %s, later than %s", last, bound)
 			}
 		})
+	}
+}
+
+func TestPacerLateStart(t *testing.T) {
+	epoch := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	var p pacer
+	p.configure(1, time.Second)
+	at, slot := p.reserve(epoch)
+	p.started(slot, at, epoch.Add(300*time.Millisecond)) // woke late
+	next, _ := p.reserve(epoch)
+	if want := epoch.Add(300*time.Millisecond + time.Second + paceGuard(time.Second)); !next.Equal(want) {
+		t.Fatalf("next start %s after a late start, want %s", next.Sub(epoch), want.Sub(epoch))
 	}
 }
 
@@ -88,7 +100,7 @@ func TestPacerReconfigureKeepsRecentStarts(t *testing.T) {
 		p.reserve(epoch)
 	}
 	p.configure(2, time.Second)
-	if at := p.reserve(epoch); !at.After(epoch) {
+	if at, _ := p.reserve(epoch); !at.After(epoch) {
 		t.Fatalf("a smaller limit after a full window lets an attempt start at once")
 	}
 }

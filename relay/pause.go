@@ -105,7 +105,8 @@ func (r *runner) await(stop <-chan struct{}) bool {
 	}
 	clock := r.d.clock
 	now := clock.Now()
-	if at := r.pacer.reserve(now); at.After(now) {
+	at, slot := r.pacer.reserve(now)
+	if at.After(now) {
 		t := clock.NewTimer(at.Sub(now))
 		select {
 		case <-t.C():
@@ -116,6 +117,7 @@ func (r *runner) await(stop <-chan struct{}) bool {
 			t.Stop()
 			return false
 		}
+		r.pacer.started(slot, at, clock.Now())
 	}
 	return !r.paused.Load()
 }

@@ -147,6 +147,10 @@ type Store struct {
 	scanFrom  map[string]queuePos
 	// lines are the ordered entries' lines (ordering.go).
 	lines map[lineKey][]uint64
+	// lineCount and orderedCount are, per target, its lines and the
+	// positions in them.
+	lineCount    map[string]int
+	orderedCount map[string]int
 
 	countMu sync.Mutex
 	pending map[string]int64
@@ -198,6 +202,8 @@ func Open(dir string, opts Options) (*Store, error) {
 		leases:        make(map[leaseKey]lease),
 		scanFrom:      make(map[string]queuePos),
 		lines:         make(map[lineKey][]uint64),
+		lineCount:     make(map[string]int),
+		orderedCount:  make(map[string]int),
 		pending:       make(map[string]int64),
 	}
 	in.SetPolicy(opts.Policy)

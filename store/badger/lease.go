@@ -92,7 +92,8 @@ func (in *Store) lease(target string, now time.Time, max int, leaseFor time.Dura
 	}
 	first := queueEnd
 	limit := timeToU64(now)
-	for ; it.Valid() && len(picks) < max; it.Next() {
+	sc := in.newLeaseScan(target)
+	for ; it.Valid() && len(picks) < max && !sc.done(); it.Next() {
 		due, seq, err := parseQueueKey(it.Item().Key())
 		if err != nil {
 			continue
@@ -104,10 +105,12 @@ func (in *Store) lease(target string, now time.Time, max int, leaseFor time.Dura
 			break
 		}
 		k := leaseKey{target: target, seq: seq}
+		ordered, head := in.lineSpot(target, it.Item())
+		sc.see(ordered, head)
 		if l, held := in.leases[k]; held && (l.until.IsZero() || now.Before(l.until)) {
 			continue
 		}
-		if in.heldBack(target, it.Item()) {
+		if ordered && !head {
 			// Behind another pending entry of its order key.
 			continue
 		}

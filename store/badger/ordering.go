@@ -31,8 +31,12 @@ import (
 // Cost: an unordered entry pays nothing. An ordered entry's held-back
 // successors stay in the due-ordered queue, and Lease steps over them
 // (a key and a map lookup each) on its way to the entries it can hand
-// out, so a key with a long backlog behind a head in backoff costs every
-// Lease of its target a scan of that backlog's due part.
+// out. It stops early once it has seen the head of every line of the
+// target and as many unordered entries as are pending (leaseScan), so a
+// backlog of a few keys costs a scan only up to their heads, not to the
+// end of the queue; but a line whose head waits for a retry is not seen
+// before its due time, so a long backlog behind such a head costs every
+// Lease of the target a scan of that backlog's due part.
 const metaOrdered byte = 1
 
 // lineKey names one line.
@@ -86,17 +90,26 @@ func (in *Store) applyLines(changes []lineChange) []string {
 		i, found := slices.BinarySearch(ls, c.line)
 		switch {
 		case c.join && !found:
+			if len(ls) == 0 {
+				in.lineCount[c.target]++
+			}
 			ls = slices.Insert(ls, i, c.line)
+			in.orderedCount[c.target]++
 		case !c.join && found:
 			ls = slices.Delete(ls, i, i+1)
 			if i == 0 && len(ls) > 0 {
 				woken = append(woken, c.target)
 			}
+			in.orderedCount[c.target]--
 		default:
 			continue
 		}
 		if len(ls) == 0 {
 			delete(in.lines, c.lineKey)
+			if in.lineCount[c.target]--; in.lineCount[c.target] <= 0 {
+				delete(in.lineCount, c.target)
+				delete(in.orderedCount, c.target)
+			}
 			continue
 		}
 		in.lines[c.lineKey] = ls
@@ -118,13 +131,13 @@ func (in *Store) commitLines(changes []lineChange) {
 	}
 }
 
-// heldBack reports whether an ordered queue entry (its q/ item) stands
-// behind another pending entry of its line; leaseMu must be held. An
-// entry that is not (yet) in line counts as held back: its commit's
+// lineSpot tells where a queue entry (its q/ item) stands: ordered or
+// not, and if ordered whether it heads its line; leaseMu must be held.
+// An ordered entry that is not (yet) in line is not a head: its commit's
 // wake-up comes once it is.
-func (in *Store) heldBack(target string, item *badger.Item) bool {
+func (in *Store) lineSpot(target string, item *badger.Item) (ordered, head bool) {
 	if item.UserMeta()&metaOrdered == 0 {
-		return false
+		return false, false
 	}
 	var (
 		key  string
@@ -136,10 +149,47 @@ func (in *Store) heldBack(target string, item *badger.Item) bool {
 		return nil
 	}); err != nil || !ok {
 		// A damaged value must not stop the queue: deliver unordered.
-		return false
+		return false, false
 	}
 	ls := in.lines[lineKey{target: target, key: key}]
-	return len(ls) == 0 || ls[0] != line
+	return true, len(ls) > 0 && ls[0] == line
+}
+
+// leaseScan lets a Lease of a target with ordered entries stop once
+// nothing further in the queue can be leasable: every line's head and as
+// many unordered entries as are pending have been seen. The counts are
+// read after their commits, so at worst they make a Lease stop before an
+// entry whose commit's wake-up then triggers the next one.
+type leaseScan struct {
+	lines, unordered int // to see
+	heads, free      int // seen
+}
+
+// newLeaseScan reads the target's counts; leaseMu must be held.
+func (in *Store) newLeaseScan(target string) leaseScan {
+	sc := leaseScan{lines: in.lineCount[target]}
+	if sc.lines == 0 {
+		return sc
+	}
+	in.countMu.Lock()
+	pending := in.pending[target]
+	in.countMu.Unlock()
+	sc.unordered = int(pending) - in.orderedCount[target]
+	return sc
+}
+
+func (sc *leaseScan) see(ordered, head bool) {
+	switch {
+	case !ordered:
+		sc.free++
+	case head:
+		sc.heads++
+	}
+}
+
+// done reports whether the rest of the queue holds nothing leasable.
+func (sc *leaseScan) done() bool {
+	return sc.lines > 0 && sc.heads >= sc.lines && sc.free >= sc.unordered
 }
 
 // loadLines rebuilds the lines from the flagged q/ entries.
@@ -159,7 +209,11 @@ func (in *Store) loadLines(txn *badger.Txn) error {
 		if err := item.Value(func(v []byte) error {
 			if key, line, ok := parseQueueValue(v); ok {
 				k := lineKey{target: target, key: key}
+				if len(in.lines[k]) == 0 {
+					in.lineCount[target]++
+				}
 				in.lines[k] = append(in.lines[k], line)
+				in.orderedCount[target]++
 			}
 			return nil
 		}); err != nil {
@@ -168,7 +222,8 @@ func (in *Store) loadLines(txn *badger.Txn) error {
 	}
 	for k, ls := range in.lines {
 		slices.Sort(ls)
-		in.lines[k] = slices.Compact(ls)
+		// One q/ entry per pending delivery: no position repeats.
+		in.lines[k] = ls
 	}
 	return nil
 }
