@@ -117,10 +117,11 @@ func classify(status int, err error) verdict {
 // send makes one attempt: it POSTs the event's body, in the target's
 // body encoding, with the delivery headers and reads at most
 // maxResponseRead bytes of the answer. The duration is wall time,
-// whatever the dispatcher's clock.
-func (s *settings) send(d *store.Delivery, attempt int) response {
+// whatever the dispatcher's clock. parent carries the attempt's
+// httptrace hooks (relay/pacing.go), if any.
+func (s *settings) send(parent context.Context, d *store.Delivery, attempt int) response {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	ctx, cancel := context.WithTimeout(parent, s.Timeout)
 	defer cancel()
 	res := s.roundTrip(ctx, d, attempt)
 	res.duration = time.Since(start)

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"context"
+	"net/http/httptrace"
 	"sync"
 	"time"
 )
@@ -116,4 +118,28 @@ func (p *pacer) heldBackUntil(now time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return p.latest, true
+}
+
+// booking is one attempt's start booked with its target's pacer; slot -1
+// when the target has no rate limit.
+type booking struct {
+	slot int
+	at   time.Time
+}
+
+// paceTrace returns the context an attempt is sent with: under a rate
+// limit it records, once the request is written to the connection, when
+// the attempt really started, so a slow dial or a late wake-up does not
+// let the next attempts come closer to it than the window.
+func (r *runner) paceTrace(j job) context.Context {
+	ctx := context.Background()
+	if j.booking.slot < 0 || j.booking.at.IsZero() {
+		return ctx
+	}
+	b := j.booking
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			r.pacer.started(b.slot, b.at, r.d.clock.Now())
+		},
+	})
 }

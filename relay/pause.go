@@ -98,28 +98,29 @@ func (r *runner) checkPause(now time.Time) {
 
 // await holds a leased job until the target's rate limit lets it start,
 // and reports whether it may: not when the target is paused (before or
-// after the wait) or the worker is told to stop meanwhile.
-func (r *runner) await(stop <-chan struct{}) bool {
+// after the wait) or the worker is told to stop meanwhile. The booking
+// goes with the attempt (paceTrace).
+func (r *runner) await(stop <-chan struct{}) (booking, bool) {
 	if r.paused.Load() {
-		return false
+		return booking{}, false
 	}
 	clock := r.d.clock
 	now := clock.Now()
 	at, slot := r.pacer.reserve(now)
+	b := booking{slot: slot, at: at}
 	if at.After(now) {
 		t := clock.NewTimer(at.Sub(now))
 		select {
 		case <-t.C():
 		case <-stop:
 			t.Stop()
-			return false
+			return b, false
 		case <-r.quit:
 			t.Stop()
-			return false
+			return b, false
 		}
-		r.pacer.started(slot, at, clock.Now())
 	}
-	return !r.paused.Load()
+	return b, !r.paused.Load()
 }
 
 // validRate checks a rate limit: both zero (none) or both positive.

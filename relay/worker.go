@@ -58,6 +58,8 @@ type runner struct {
 type job struct {
 	d     store.Delivery
 	probe bool // the one attempt allowed while the circuit is open
+	// booking is the attempt's start booked with the rate limit.
+	booking booking
 }
 
 // start launches a target's leasing loop and workers.
@@ -290,7 +292,8 @@ func (r *runner) worker(stop <-chan struct{}) {
 				r.releaseJob(j)
 				return
 			}
-			if !r.await(stop) {
+			var ok bool
+			if j.booking, ok = r.await(stop); !ok {
 				// Paused, or stopping: given back untried.
 				r.releaseJob(j)
 				continue
