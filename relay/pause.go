@@ -138,4 +138,4 @@ func validRate(n int, window time.Duration) error {
 
 // maxRateLimit bounds N: the pacer keeps one start time per allowed
 // attempt.
-const maxRateLimit = 1_000_000
+const maxRateLimit = 100_000
