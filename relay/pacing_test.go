@@ -136,3 +136,55 @@ func TestRateLimitPacesAttempts(t *testing.T) {
 		t.Errorf("stats never showed the target held back by its rate limit")
 	}
 }
+
+// TestRateLimitWithPacedReplay: a bulk replay's own pace (its due times)
+// and the target's rate limit both hold, whichever is slower.
+func TestRateLimitWithPacedReplay(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval time.Duration // the replay's spacing
+		limit    int           // per second
+	}{
+		{name: "the limit is slower", interval: 10 * time.Millisecond, limit: 3},
+		{name: "the replay is slower", interval: 500 * time.Millisecond, limit: 100},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rv := newReceiver(t, status(http.StatusBadRequest))
+			h := newHarness(t, "", DispatcherOptions{PollInterval: 50 * time.Millisecond})
+			cfg := target("app", rv.URL)
+			cfg.RateLimit, cfg.RateWindow = tc.limit, time.Second
+			const n = 8
+			for i := range n {
+				mustAccept(t, h.in, testEvent(fmt.Sprintf("evt_%d", i), "app"))
+			}
+			h.d.SetTargets([]TargetConfig{cfg})
+			advanceUntil(t, h.clock, 100*time.Millisecond, "dead letters", func() bool {
+				st, _ := h.in.Stats(bg)
+				return st["app"].Dead == n
+			})
+			rv.setRespond(status(http.StatusOK))
+			replayedAt := h.clock.Now()
+			if got, err := h.in.ReplayDead(bg, "app", nil, store.ReplayOptions{Interval: tc.interval}); err != nil || got != n {
+				t.Fatalf("ReplayDead = %d, %v", got, err)
+			}
+			advanceUntil(t, h.clock, 10*time.Millisecond, "the replayed deliveries", func() bool {
+				st, _ := h.in.Stats(bg)
+				return st["app"].Pending == 0 && rv.total.Load() == 2*n
+			})
+			var starts []time.Time
+			for i := range n {
+				st := h.state(t, fmt.Sprintf("evt_%d", i), "app")
+				at := st.Attempts[len(st.Attempts)-1].At
+				if want := replayedAt.Add(time.Duration(i) * tc.interval); at.Before(want) {
+					t.Errorf("evt_%d replayed at +%s, before its due time +%s", i, at.Sub(replayedAt), want.Sub(replayedAt))
+				}
+				starts = append(starts, at)
+			}
+			slices.SortFunc(starts, time.Time.Compare)
+			if most := maxInWindow(starts, time.Second); most > tc.limit {
+				t.Errorf("%d replayed attempts in one second, want at most %d", most, tc.limit)
+			}
+		})
+	}
+}
