@@ -264,3 +264,50 @@ func TestCommandSign(t *testing.T) {
 		})
 	}
 }
+
+// TestCommandHelpPointsAtREADME ends the help of `caddy webhook` and of
+// each subcommand with its README section, not Caddy's footer (issue 16,
+// item 6), and each section exists in README.md. The root is set up as
+// caddycmd sets up its own: Caddy's footer on the root's help template.
+func TestCommandHelpPointsAtREADME(t *testing.T) {
+	const caddyFooter = "https://caddyserver.com/docs/command-line"
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "#") {
+			anchors[cliAnchor(strings.TrimSpace(strings.TrimLeft(line, "#")))] = true
+		}
+	}
+	reg := caddycmd.Commands()["webhook"]
+	for _, args := range [][]string{{"--help"}, {"send", "--help"}, {"sign", "--help"}, {"events", "--help"},
+		{"event", "--help"}, {"replay", "--help"}, {"delete", "--help"}, {"stats", "--help"}, {"tail", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			root := &cobra.Command{Use: "caddy"}
+			root.SetHelpTemplate(root.HelpTemplate() + "\nFull documentation is available at:\n" + caddyFooter + "\n")
+			webhook := &cobra.Command{Use: "webhook " + reg.Usage, Short: reg.Short, Long: reg.Long}
+			reg.CobraFunc(webhook)
+			root.AddCommand(webhook)
+			var out bytes.Buffer
+			root.SetOut(&out)
+			root.SetArgs(append([]string{"webhook"}, args...))
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			section := "CLI"
+			if args[0] != "--help" {
+				section = "caddy webhook " + args[0]
+			}
+			want := "Full documentation is in README.md, section \"" + section + "\":\n" +
+				cliDocsURL + "#" + cliAnchor(section) + "\n"
+			if !strings.HasSuffix(out.String(), want) || strings.Contains(out.String(), caddyFooter) {
+				t.Errorf("help ends:\n%s\nwant it to end with:\n%s", out.String()[max(0, out.Len()-300):], want)
+			}
+			if !anchors[cliAnchor(section)] {
+				t.Errorf("README.md has no section %q (#%s)", section, cliAnchor(section))
+			}
+		})
+	}
+}
