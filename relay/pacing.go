@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptrace"
 	"sync"
 	"time"
@@ -143,3 +144,20 @@ func (r *runner) paceTrace(j job) context.Context {
 		},
 	})
 }
+
+// validRate checks a rate limit: both zero (none) or both positive.
+func validRate(n int, window time.Duration) error {
+	switch {
+	case n == 0 && window == 0:
+		return nil
+	case n <= 0 || window <= 0:
+		return fmt.Errorf("rate limit %d per %s: both must be positive", n, window)
+	case n > maxRateLimit:
+		return fmt.Errorf("rate limit %d is above %d", n, maxRateLimit)
+	}
+	return nil
+}
+
+// maxRateLimit bounds N: the pacer keeps one start time per allowed
+// attempt.
+const maxRateLimit = 100_000

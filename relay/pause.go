@@ -3,7 +3,6 @@ package relay
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
@@ -122,20 +121,3 @@ func (r *runner) await(stop <-chan struct{}) (booking, bool) {
 	}
 	return b, !r.paused.Load()
 }
-
-// validRate checks a rate limit: both zero (none) or both positive.
-func validRate(n int, window time.Duration) error {
-	switch {
-	case n == 0 && window == 0:
-		return nil
-	case n <= 0 || window <= 0:
-		return fmt.Errorf("rate limit %d per %s: both must be positive", n, window)
-	case n > maxRateLimit:
-		return fmt.Errorf("rate limit %d is above %d", n, maxRateLimit)
-	}
-	return nil
-}
-
-// maxRateLimit bounds N: the pacer keeps one start time per allowed
-// attempt.
-const maxRateLimit = 100_000
