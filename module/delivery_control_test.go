@@ -218,7 +218,7 @@ func TestRateLimitThroughCaddy(t *testing.T) {
 }
 
 // TestPauseThroughCaddy pauses the target with the CLI: nothing arrives,
-// not after a restart either, stats and the metric say paused; resuming
+// not after a restart or a reload either, stats and the metric say paused; resuming
 // over the admin API delivers the backlog once.
 func TestPauseThroughCaddy(t *testing.T) {
 	rc := newRecorder(t, always(http.StatusOK))
@@ -258,6 +258,11 @@ func TestPauseThroughCaddy(t *testing.T) {
 	}
 	in.Start()
 	quiet("after a restart")
+	reloaded := strings.Replace(strings.ReplaceAll(controlConfig, "RECORDER", rc.URL), "TARGET_OPTIONS", "timeout 5s", 1)
+	if err := in.Reload(reloaded); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	quiet("after a reload")
 
 	if got := adminCall(t, in, http.MethodPost, "/webhook_inbox/targets/app/resume", ""); got.status != http.StatusOK || !strings.Contains(got.body, `"paused":false`) {
 		t.Fatalf("resume: %d %s", got.status, got.body)
