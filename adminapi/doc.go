@@ -17,6 +17,9 @@ const (
 	EventsPath = Base + "events"
 	// ReplayPath takes a BulkReplay and answers BulkReplayed.
 	ReplayPath = Base + "replay"
+	// TargetsPath prefixes the per-target routes:
+	// TargetsPath/{name}/pause and TargetsPath/{name}/resume.
+	TargetsPath = Base + "targets"
 )
 
 // StatusOrphaned lists events with deliveries pending for a target the

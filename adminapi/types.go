@@ -49,6 +49,20 @@ type TargetStats struct {
 	// pending deliveries: they wait until it is configured again (the
 	// events list shows them with status=orphaned).
 	Orphaned bool `json:"orphaned"`
+	// Paused is true while an operator has the target paused: nothing is
+	// attempted and its queue grows until it is resumed.
+	Paused bool `json:"paused"`
+	// RateLimited is true while an attempt waits for the target's
+	// rate_limit; HeldBackUntil is when the last waiting one may start.
+	RateLimited   bool      `json:"rate_limited"`
+	HeldBackUntil time.Time `json:"held_back_until,omitzero"`
+}
+
+// TargetPause is the answer of POST /webhook_inbox/targets/{name}/pause
+// and …/resume: the target's pause state after the call.
+type TargetPause struct {
+	Target string `json:"target"`
+	Paused bool   `json:"paused"`
 }
 
 // StoreStats describes the store: its backend and where it keeps its

@@ -21,7 +21,7 @@ import (
 func init() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "<send|sign|events|event|replay|delete|stats|tail> [flags]",
+		Usage: "<send|sign|events|event|replay|delete|stats|tail|pause|resume> [flags]",
 		Short: "Sends, signs, inspects and replays webhook_inbox events",
 		Long: `
 Operator tools for the webhook_inbox module.
@@ -44,6 +44,8 @@ from the admin listener of --config/--adapter, else localhost:2019):
           totals since start and the store's size
   tail    prints new events as they arrive, and pending ones again when
           they are delivered or dead-lettered, until interrupted
+  pause   pauses delivery to a target (durable; events keep queueing)
+  resume  resumes delivery to a paused target
 
 Secrets given with --secret are never printed. Instead of --secret, the
 secret may come from the UNICRAFT_WEBHOOK_SECRET environment variable, which
@@ -70,6 +72,8 @@ func cliBuildWebhookCommand(cmd *cobra.Command) {
 		cliDeleteCommand(),
 		cliStatsCommand(),
 		cliTailCommand(),
+		cliPauseCommand(true),
+		cliPauseCommand(false),
 	)
 	cliSetDocsFooter(cmd, "CLI")
 	for _, sub := range cmd.Commands() {

@@ -72,7 +72,7 @@ func TestCommandRegistered(t *testing.T) {
 	for _, c := range root.Commands() {
 		names = append(names, c.Name())
 	}
-	want := []string{"delete", "event", "events", "replay", "send", "sign", "stats", "tail"}
+	want := []string{"delete", "event", "events", "pause", "replay", "resume", "send", "sign", "stats", "tail"}
 	slices.Sort(names)
 	if !slices.Equal(names, want) {
 		t.Fatalf("subcommands = %v, want %v", names, want)

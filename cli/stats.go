@@ -69,6 +69,12 @@ func cliPrintStats(w io.Writer, st adminapi.Stats, now time.Time) {
 			row += " (" + mark + ")"
 			marks[mark] = true
 		}
+		if t.Paused {
+			row += " (paused)"
+		}
+		if t.RateLimited {
+			row += " (rate limited)"
+		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", row, t.Pending, t.Dead, cliOldestPending(t, now), cliCircuit(t))
 	}
 	tw.Flush()

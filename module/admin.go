@@ -30,6 +30,8 @@ func init() {
 //	DELETE /webhook_inbox/events/{id}           purge an event and all its keys
 //	POST   /webhook_inbox/events/{id}/replay    redeliver one event (?target= for one target)
 //	POST   /webhook_inbox/replay                bulk replay of dead letters (CEL filter, dry run, rate)
+//	POST   /webhook_inbox/targets/{name}/pause  pause delivery to a target (durable, cluster-wide)
+//	POST   /webhook_inbox/targets/{name}/resume resume it
 //
 // Every answer is JSON; errors are {"error":"…"} with a 4xx or 5xx status.
 // Answers name targets but never carry their URLs or any secret. Event IDs
@@ -81,6 +83,8 @@ func (a *AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		handler, allowed = a.listEvents, []string{http.MethodGet}
 	case path == "replay":
 		handler, allowed = a.replayDead, []string{http.MethodPost}
+	case strings.HasPrefix(path, "targets/"):
+		handler, allowed = a.targetRoute(strings.TrimPrefix(path, "targets/"))
 	case strings.HasPrefix(path, "events/"):
 		rawID, action, _ := strings.Cut(strings.TrimPrefix(path, "events/"), "/")
 		id, err := url.PathUnescape(rawID)
@@ -181,6 +185,11 @@ func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error
 		return storeError(err)
 	}
 	circuits := app.handle.dispatcher.Circuits()
+	statuses := app.handle.dispatcher.Statuses()
+	paused, err := st.Paused(r.Context())
+	if err != nil {
+		return storeError(err)
+	}
 	now := time.Now()
 	out := adminapi.Stats{
 		Targets: make(map[string]adminapi.TargetStats),
@@ -203,6 +212,10 @@ func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error
 				ts.Circuit = "open"
 			}
 			ts.ConsecutiveFailures, ts.NextProbe = c.ConsecutiveFailures, c.NextProbe
+		}
+		ts.Paused = paused[name]
+		if s, ok := statuses[name]; ok {
+			ts.RateLimited, ts.HeldBackUntil = s.RateLimited, s.HeldBackUntil
 		}
 		out.Targets[name] = ts
 	}

@@ -52,6 +52,8 @@ func init() {
 //			body   raw|node|python
 //			sign   source|unicraft|standard|stripe|github|shopify|slack|none
 //			transform <CEL map, list or string expression>
+//			rate_limit <n> <window>
+//			order_by   <CEL expression>
 //		}
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
@@ -198,6 +200,19 @@ func (t *Target) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := t.parseTransform(d); err != nil {
 				return err
 			}
+		case "order_by":
+			if !d.AllArgs(&t.OrderBy) {
+				return d.ArgErr()
+			}
+			if _, err := rules.CompileOrderKey(t.OrderBy); err != nil {
+				return d.Errf("order_by: %v", err)
+			}
+		case "rate_limit":
+			rl, err := parseRateLimit(d)
+			if err != nil {
+				return err
+			}
+			t.RateLimit = rl
 		case "retry":
 			if d.NextArg() {
 				return d.ArgErr()
@@ -446,6 +461,23 @@ func parseSize(d *caddyfile.Dispenser, s string) (int64, error) {
 		return 0, d.Errf("size %q is too large", s)
 	}
 	return int64(n), nil
+}
+
+// parseRateLimit reads a target's `rate_limit <n> <window>`.
+func parseRateLimit(d *caddyfile.Dispenser) (*TargetRateLimit, error) {
+	var n, w string
+	if !d.AllArgs(&n, &w) {
+		return nil, d.ArgErr()
+	}
+	attempts, err := strconv.Atoi(n)
+	if err != nil || attempts < 1 {
+		return nil, d.Errf("rate_limit: expected a positive number of attempts, got %q", n)
+	}
+	window, err := caddy.ParseDuration(w)
+	if err != nil || window <= 0 {
+		return nil, d.Errf("rate_limit: expected a positive window, got %q", w)
+	}
+	return &TargetRateLimit{Attempts: attempts, Window: caddy.Duration(window)}, nil
 }
 
 func parseInt(d *caddyfile.Dispenser) (int, error) {

@@ -257,7 +257,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	if err := h.checkSignSource(h.app.sourceSchemeMap()[h.Source]); err != nil {
 		return err
 	}
-	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0
+	h.evaluates = h.idExpr != nil || len(h.router.Routes) > 0 || h.app.ordersAny()
 	return nil
 }
 
@@ -385,6 +385,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		Headers:    h.keeper.Keep(r.Header),
 		Body:       body,
 		Targets:    targets,
+		OrderKeys:  h.orderKeys(targets, vars),
 		// A payload timestamped ahead of our clock stays fresh past the
 		// dedup window; its ID must be remembered as long (README, "No
 		// replay gap").

@@ -182,6 +182,8 @@ var (
 		"Age of the oldest pending delivery, by target; 0 when nothing is pending.", []string{"target"}, nil)
 	targetUpDesc = prometheus.NewDesc(metricsPrefix+"target_up",
 		"1 while a configured target's circuit is closed, 0 while it is open (deliveries paused).", []string{"target"}, nil)
+	targetPausedDesc = prometheus.NewDesc(metricsPrefix+"target_paused",
+		"1 while an operator has a configured target paused (nothing is attempted, events keep queueing), else 0.", []string{"target"}, nil)
 	storeSizeDesc = prometheus.NewDesc(metricsPrefix+"store_size_bytes",
 		"Disk space taken by the inbox's store.", nil, nil)
 	freeSpaceDesc = prometheus.NewDesc(metricsPrefix+"free_space_bytes",
@@ -197,7 +199,7 @@ type storeCollector struct{}
 
 // Describe sends the descriptions of every gauge.
 func (storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{queueDepthDesc, deadLettersDesc, oldestPendingDesc, targetUpDesc, storeSizeDesc, freeSpaceDesc} {
+	for _, d := range []*prometheus.Desc{queueDepthDesc, deadLettersDesc, oldestPendingDesc, targetUpDesc, targetPausedDesc, storeSizeDesc, freeSpaceDesc} {
 		ch <- d
 	}
 }
@@ -214,6 +216,10 @@ func (storeCollector) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	if stats, err := st.Stats(ctx); err == nil {
 		circuits := disp.Circuits()
+		paused, perr := st.Paused(ctx)
+		if perr != nil {
+			app.logger.Debug("reading paused targets for metrics", zap.Error(perr))
+		}
 		for _, name := range statsTargets(app, stats) {
 			st := stats[name]
 			ch <- prometheus.MustNewConstMetric(queueDepthDesc, prometheus.GaugeValue, float64(st.Pending), name)
@@ -228,6 +234,13 @@ func (storeCollector) Collect(ch chan<- prometheus.Metric) {
 					up = 0
 				}
 				ch <- prometheus.MustNewConstMetric(targetUpDesc, prometheus.GaugeValue, up, name)
+			}
+			if perr == nil {
+				p := 0.0
+				if paused[name] {
+					p = 1
+				}
+				ch <- prometheus.MustNewConstMetric(targetPausedDesc, prometheus.GaugeValue, p, name)
 			}
 		}
 	} else {

@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
+	"github.com/webhookinbox/caddy-webhook-inbox/rules"
 )
 
 // Target is a named downstream endpoint that events are delivered to.
@@ -59,7 +60,34 @@ type Target struct {
 	// transform that fails dead-letters the delivery at once.
 	Transform string `json:"transform,omitempty"`
 
-	secret []byte
+	// RateLimit paces the attempts to this target: at most Attempts in
+	// any Window-long interval (a sliding window shared by its workers,
+	// circuit probes and replays; per gateway). Unset means no limit;
+	// Concurrency still caps the attempts in flight.
+	RateLimit *TargetRateLimit `json:"rate_limit,omitempty"`
+
+	// OrderBy is a CEL expression over the rule variables (event,
+	// headers, source_ip, source) that gives each event its order key
+	// for this target, computed when the event is accepted: deliveries
+	// with equal keys are attempted one at a time, in the order they were
+	// received; a delivery waiting for a retry holds back the later ones
+	// of its key until it is delivered or dead-lettered. Other keys are
+	// not held back. An empty key, or an expression that fails on an
+	// event, delivers that event unordered.
+	OrderBy string `json:"order_by,omitempty"`
+
+	secret   []byte
+	orderKey *rules.OrderKeyExpr
+}
+
+// TargetRateLimit is a target's pace: Attempts per Window.
+type TargetRateLimit struct {
+	// Attempts is the most attempts that start in any Window-long
+	// interval.
+	Attempts int `json:"attempts"`
+
+	// Window is the length of the sliding window.
+	Window caddy.Duration `json:"window"`
 }
 
 // RetryPolicy says how often and for how long a delivery is retried.
@@ -114,6 +142,17 @@ func (t *Target) provision(name string, repl *caddy.Replacer) error {
 	if err := t.Retry.provision(name); err != nil {
 		return err
 	}
+	if t.OrderBy != "" {
+		expr, err := rules.CompileOrderKey(t.OrderBy)
+		if err != nil {
+			return fmt.Errorf("target %s: order_by: %w", name, err)
+		}
+		t.orderKey = expr
+	}
+	if rl := t.RateLimit; rl != nil && (rl.Attempts < 1 || rl.Window <= 0) {
+		return fmt.Errorf("target %s: rate_limit needs a positive number of attempts and window, got %d per %s",
+			name, rl.Attempts, time.Duration(rl.Window))
+	}
 	return t.config(name).Validate()
 }
 
@@ -160,7 +199,7 @@ func validateName(name string) error {
 
 // config returns the dispatcher's view of the target.
 func (t *Target) config(name string) relay.TargetConfig {
-	return relay.TargetConfig{
+	cfg := relay.TargetConfig{
 		Name:         name,
 		URL:          t.URL,
 		Secret:       t.secret,
@@ -175,6 +214,10 @@ func (t *Target) config(name string) relay.TargetConfig {
 		Sign:         t.Sign,
 		Transform:    t.Transform,
 	}
+	if t.RateLimit != nil {
+		cfg.RateLimit, cfg.RateWindow = t.RateLimit.Attempts, time.Duration(t.RateLimit.Window)
+	}
+	return cfg
 }
 
 // targetConfigs returns the delivery settings of every target, in name

@@ -117,10 +117,11 @@ func classify(status int, err error) verdict {
 // body encoding, with the delivery headers and reads at most
 // maxResponseRead bytes of the answer. A timestamped signature is made
 // at the dispatcher's time at, so each attempt is signed anew. The
-// duration is wall time, whatever the dispatcher's clock.
-func (s *settings) send(d *store.Delivery, attempt int, at time.Time) response {
+// duration is wall time, whatever the dispatcher's clock. parent carries
+// the attempt's httptrace hooks (relay/pacing.go), if any.
+func (s *settings) send(parent context.Context, d *store.Delivery, attempt int, at time.Time) response {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), s.Timeout)
+	ctx, cancel := context.WithTimeout(parent, s.Timeout)
 	defer cancel()
 	res := s.roundTrip(ctx, d, attempt, at)
 	res.duration = time.Since(start)
@@ -161,6 +162,7 @@ func (s *settings) roundTrip(ctx context.Context, d *store.Delivery, attempt int
 		h.Set(headerEventType, headerValue(d.Event.Type))
 	}
 	h.Set(headerAttempt, strconv.Itoa(attempt))
+	setTraceContext(h, d.Event.Headers)
 	if err := s.signRequest(h, d, body, at); err != nil {
 		return response{err: &requestError{err: err}}
 	}

@@ -59,7 +59,7 @@ func (r *runner) handle(j job, st *settler) {
 	clock := r.d.clock
 	o := &outcome{j: j, s: s, n: j.d.Attempts + 1}
 	at := clock.Now()
-	o.res = s.send(&j.d, o.n, at)
+	o.res = s.send(r.paceTrace(j), &j.d, o.n, at)
 	o.end = clock.Now()
 	if cur := r.settings(); cur.transport != s.transport {
 		// A reload replaced the pool while this attempt ran.

@@ -93,6 +93,13 @@ type TargetConfig struct {
 	// Transform, when set, is a CEL expression evaluated at each attempt
 	// whose value is the body sent (see rules.Transform).
 	Transform string
+	// RateLimit, with RateWindow, paces attempts to the target: at most
+	// RateLimit attempts start in any RateWindow-long interval (a sliding
+	// window shared by the workers, probes and replays). Zero means no
+	// limit; Concurrency still caps the attempts in flight.
+	RateLimit int
+	// RateWindow is the window of RateLimit.
+	RateWindow time.Duration
 }
 
 // withDefaults fills zero fields with their defaults.
@@ -146,6 +153,9 @@ func (c TargetConfig) Validate() error {
 	}
 	if err := c.checkSign(); err != nil {
 		return err
+	}
+	if err := validRate(c.RateLimit, c.RateWindow); err != nil {
+		return fmt.Errorf("target %s: %w", c.Name, err)
 	}
 	if d := c.withDefaults(); d.BackoffFirst > d.BackoffCap {
 		return fmt.Errorf("target %s: backoff %s is above its cap %s", c.Name, d.BackoffFirst, d.BackoffCap)

@@ -47,12 +47,19 @@ type runner struct {
 	workers     []chan struct{} // one stop channel per worker
 	soonest     time.Time       // earliest retry due time this runner set
 	pausedUntil time.Time       // set after a store error
+	pauseReadAt time.Time       // when the pause state was last read
+
+	// paused is the operator's pause (store.Pauses), not pausedUntil.
+	paused atomic.Bool
+	pacer  pacer
 }
 
 // job is one leased delivery on its way to a worker.
 type job struct {
 	d     store.Delivery
 	probe bool // the one attempt allowed while the circuit is open
+	// booking is the attempt's start booked with the rate limit.
+	booking booking
 }
 
 // start launches a target's leasing loop and workers.
@@ -65,6 +72,7 @@ func (d *Dispatcher) start(name string, s *settings) *runner {
 		kick: make(chan struct{}, 1),
 	}
 	r.cfg.Store(s)
+	r.pacer.configure(s.RateLimit, s.RateWindow)
 	// Watch before the first Lease, so no accept falls in between.
 	wake, unwatch := d.st.Watch(name)
 	d.running.Add(1)
@@ -96,6 +104,7 @@ func (r *runner) update(s *settings) {
 		// Connections busy now are closed by their worker when done.
 		old.transport.CloseIdleConnections()
 	}
+	r.pacer.configure(s.RateLimit, s.RateWindow)
 	r.resize(s.Concurrency)
 	r.poke()
 }
@@ -214,6 +223,11 @@ func (r *runner) next() (jobs []job, again bool, deadline time.Time) {
 	if now.Before(paused) {
 		return nil, false, paused
 	}
+	// Paused by an operator: nothing is leased, probes included, and the
+	// circuit is left as it is.
+	if r.checkPause(now); r.paused.Load() {
+		return nil, false, deadline
+	}
 
 	s := r.settings()
 	g := r.circuit.gate(now, r.d.poll)
@@ -221,6 +235,10 @@ func (r *runner) next() (jobs []job, again bool, deadline time.Time) {
 		return nil, false, now.Add(g.wait)
 	}
 	limit := max(s.Concurrency, minLeaseBatch)
+	if s.RateLimit > 0 {
+		// Paced: a bigger batch would only wait, leased, for its turn.
+		limit = s.Concurrency
+	}
 	if g.probe {
 		limit = 1
 	}
@@ -273,6 +291,12 @@ func (r *runner) worker(stop <-chan struct{}) {
 			if closed(stop) || closed(r.quit) {
 				r.releaseJob(j)
 				return
+			}
+			var ok bool
+			if j.booking, ok = r.await(stop); !ok {
+				// Paused, or stopping: given back untried.
+				r.releaseJob(j)
+				continue
 			}
 			r.handle(j, st)
 		}

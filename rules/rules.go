@@ -1,5 +1,6 @@
 // Package rules compiles the inbox's CEL expressions (route rules, the event-ID
-// expression and replay filters) into programs and evaluates them on a webhook event.
+// expression, order_by keys and replay filters) into programs and evaluates them on
+// a webhook event.
 //
 // Every expression sees the same six variables:
 //

@@ -45,6 +45,11 @@ type Event struct {
 	// Targets are the names of the targets the event was routed to. Empty
 	// means the event is stored as unrouted.
 	Targets []string `json:"targets"`
+	// OrderKeys holds, per target with order_by, the event's order key
+	// for that target, computed at accept time: target name to key. A
+	// target without an entry, or with an empty key, delivers the event
+	// unordered. See Queue for what a key means to Lease.
+	OrderKeys map[string]string `json:"order_keys,omitempty"`
 	// DedupUntil is the earliest time the event's ID may be forgotten:
 	// Accept remembers the ID until the later of this and the policy's
 	// DedupWindow from now (zero: the window alone). The handler sets it
@@ -163,6 +168,9 @@ type Delivery struct {
 	Since time.Time
 	// Due is when the entry became due.
 	Due time.Time
+	// OrderKey is the entry's order key for Target (Event.OrderKeys), or
+	// empty when the entry is unordered.
+	OrderKey string
 	// Handle is the backend's own ack handle of this lease; callers pass
 	// the Delivery back unchanged and never look inside.
 	Handle any

@@ -50,6 +50,20 @@ type Queue interface {
 	// polls for entries that come due with time.
 	Watch(target string) (<-chan struct{}, func())
 
+	// Ordering. An entry whose event has an order key for the target
+	// (Event.OrderKeys) stands in its key's line, one line per (target,
+	// key), in the order the entries joined it: an accepted event joins
+	// at accept time, in receive order (the store's order of events); a
+	// replay (Requeue, ReplayDead) moves the entry to the back of its
+	// line, as if it had just been received. Lease never hands out an
+	// entry while an entry ahead of it in its line is still pending,
+	// whether leased or waiting for a retry: the entries of one key are
+	// attempted one at a time, in line order. An entry leaves its line
+	// when it is delivered, dead-lettered (a dead letter releases the
+	// line: the next entry is leasable at once) or deleted. Entries of
+	// other keys and unordered entries (no key, or an empty one) are not
+	// held back. The line survives restarts, as the queue does.
+
 	// Ack, Retry and Dead return ErrNotPending when the delivery is no
 	// longer pending (a replay, a delete or another holder settled it)
 	// and ErrNotFound when the event is gone; the caller drops its

@@ -79,6 +79,7 @@ func TestAlertRules(t *testing.T) {
 		"caddy_webhook_inbox_dead_letters",
 		"caddy_webhook_inbox_oldest_pending_seconds",
 		"caddy_webhook_inbox_target_up",
+		"caddy_webhook_inbox_target_paused",
 		"caddy_webhook_inbox_received_total",
 		"caddy_webhook_inbox_free_space_bytes",
 	} {

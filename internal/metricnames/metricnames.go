@@ -15,6 +15,7 @@ var All = []string{
 	"caddy_webhook_inbox_dead_letters",
 	"caddy_webhook_inbox_oldest_pending_seconds",
 	"caddy_webhook_inbox_target_up",
+	"caddy_webhook_inbox_target_paused",
 	"caddy_webhook_inbox_free_space_bytes",
 	"caddy_webhook_inbox_store_size_bytes",
 }

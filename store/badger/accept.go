@@ -28,7 +28,9 @@ type request struct {
 	id      string
 	record  []byte
 	targets []string
-	recv    uint64
+	// orderKeys are the event's non-empty order keys of its targets.
+	orderKeys map[string]string
+	recv      uint64
 	// dedupUntil is the event's own dedup expiry (Unix seconds), when it
 	// must be remembered past the policy's window; zero otherwise.
 	dedupUntil uint64
@@ -83,19 +85,21 @@ func (in *Store) Accept(ctx context.Context, ev *store.Event) (store.Receipt, er
 
 	stored := *ev
 	stored.Targets = targets
+	stored.OrderKeys = cleanOrderKeys(ev.OrderKeys, targets)
 	if stored.ReceivedAt.IsZero() {
 		stored.ReceivedAt = in.now()
 	}
 	record := encodeEvent(&stored)
 	in.disk.charge(diskCost(len(record)))
 	r := &request{
-		ctx:     ctx,
-		dedup:   dedupKey(ev.Source, ev.ID),
-		id:      ev.ID,
-		record:  record,
-		targets: targets,
-		recv:    timeToU64(stored.ReceivedAt),
-		done:    make(chan result, 1),
+		ctx:       ctx,
+		dedup:     dedupKey(ev.Source, ev.ID),
+		id:        ev.ID,
+		record:    record,
+		targets:   targets,
+		orderKeys: stored.OrderKeys,
+		recv:      timeToU64(stored.ReceivedAt),
+		done:      make(chan result, 1),
 	}
 	r.size = len(r.record)
 	if !ev.DedupUntil.IsZero() {
@@ -136,6 +140,22 @@ func cleanTargets(targets []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// cleanOrderKeys keeps the non-empty order keys of the event's targets;
+// nil when none is left, so an unordered event's record is unchanged.
+func cleanOrderKeys(keys map[string]string, targets []string) map[string]string {
+	var out map[string]string
+	for t, k := range keys {
+		if k == "" || !slices.Contains(targets, t) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(keys))
+		}
+		out[t] = k
+	}
+	return out
 }
 
 // commitLoop is the single committer: it takes the first queued request,
@@ -305,8 +325,20 @@ func (in *Store) tryBatch(reqs []*request) error {
 		}
 	}
 	in.countMu.Unlock()
+	var lines []lineChange
+	for _, r := range reqs {
+		if r.seq != 0 {
+			for t, k := range r.orderKeys {
+				lines = append(lines, lineChange{lineKey: lineKey{target: t, key: k}, line: r.seq, join: true})
+			}
+		}
+		if op := r.settle; op != nil && op.err == nil && !op.stillPending && op.orderKey != "" {
+			lines = append(lines, lineChange{lineKey: lineKey{target: op.d.Target, key: op.orderKey}, line: op.line})
+		}
+	}
 	// Lowered after the commit; see queuePos.
 	in.leaseMu.Lock()
+	woken := in.applyLines(lines)
 	for _, r := range reqs {
 		for _, t := range r.targets {
 			if r.seq != 0 {
@@ -318,6 +350,9 @@ func (in *Store) tryBatch(reqs []*request) error {
 		}
 	}
 	in.leaseMu.Unlock()
+	for _, t := range woken {
+		in.wake(t)
+	}
 	// Woken after the scan positions are lowered, so the Lease a signal
 	// triggers starts before the new entries. A retry due later is left to
 	// the dispatcher's own timer: waking for it would only cost a Lease
@@ -356,10 +391,11 @@ func writeEvent(txn *badger.Txn, r *request, dedupUntil, keepUntil uint64) error
 	}
 	due := u64ToTime(r.recv)
 	for _, t := range r.targets {
-		st := stateRecord{target: t, code: codePending, due: due, since: due, updated: due}
+		st := stateRecord{target: t, code: codePending, due: due, since: due, updated: due,
+			orderKey: r.orderKeys[t], line: seq}
 		entries = append(entries,
 			&badger.Entry{Key: stateKey(seq, t), Value: st.encode()},
-			&badger.Entry{Key: queueKey(t, due, seq)},
+			queueEntry(&st, seq),
 			&badger.Entry{Key: statusKey(codePending, t, seq)},
 		)
 	}

@@ -15,6 +15,11 @@ import (
 // leading version byte lets a later release change the layout.
 const recordVersion = 1
 
+// orderedVersion is the layout of an event record with order keys and of
+// an ordered target state: version 1 with the order fields appended (an
+// event's before its body). Records without them stay version 1.
+const orderedVersion = 2
+
 var errBadRecord = errors.New("malformed record")
 
 func appendString(dst []byte, s string) []byte {
@@ -39,8 +44,15 @@ func encodeEvent(ev *store.Event) []byte {
 	for _, t := range ev.Targets {
 		size += 2 + len(t)
 	}
+	for k, v := range ev.OrderKeys {
+		size += 4 + len(k) + len(v)
+	}
 	b := make([]byte, 0, size)
-	b = append(b, recordVersion)
+	if len(ev.OrderKeys) > 0 {
+		b = append(b, orderedVersion)
+	} else {
+		b = append(b, recordVersion)
+	}
 	b = appendTime(b, ev.ReceivedAt)
 	b = appendString(b, ev.ID)
 	b = appendString(b, ev.Source)
@@ -63,7 +75,26 @@ func encodeEvent(ev *store.Event) []byte {
 	for _, t := range ev.Targets {
 		b = appendString(b, t)
 	}
+	if len(ev.OrderKeys) > 0 {
+		b = appendStringMap(b, ev.OrderKeys)
+	}
 	return append(b, ev.Body...)
+}
+
+// appendStringMap appends m's size and its pairs in key order, so equal
+// maps encode to equal bytes.
+func appendStringMap(b []byte, m map[string]string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(m)))
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b = appendString(b, k)
+		b = appendString(b, m[k])
+	}
+	return b
 }
 
 // reader decodes a record; the first error sticks and later reads return
@@ -155,7 +186,8 @@ func (r *reader) count() int {
 func decodeEvent(val []byte, withBody bool) (store.Event, error) {
 	r := reader{b: val}
 	var ev store.Event
-	if r.byte() != recordVersion {
+	version := r.byte()
+	if version != recordVersion && version != orderedVersion {
 		return ev, errBadRecord
 	}
 	ev.ReceivedAt = r.time()
@@ -174,6 +206,15 @@ func decodeEvent(val []byte, withBody bool) (store.Event, error) {
 		ev.Targets = make([]string, n)
 		for i := range ev.Targets {
 			ev.Targets[i] = r.string()
+		}
+	}
+	if version == orderedVersion {
+		if n := r.count(); n > 0 {
+			ev.OrderKeys = make(map[string]string, n)
+			for range n {
+				k := r.string()
+				ev.OrderKeys[k] = r.string()
+			}
 		}
 	}
 	if r.err != nil {
@@ -195,6 +236,10 @@ type stateRecord struct {
 	reason      string
 	runAttempts int
 	attempts    []store.Attempt
+	// orderKey is the delivery's order key, empty when unordered; line
+	// is its position in its key's line (ordering.go).
+	orderKey string
+	line     uint64
 	// changed marks records the current transaction must write back.
 	changed bool
 }
@@ -204,8 +249,12 @@ func (s *stateRecord) encode() []byte {
 	for _, a := range s.attempts {
 		size += 8 + 10 + 3 + 4 + len(a.Error) + len(a.Body)
 	}
-	b := make([]byte, 0, size)
-	b = append(b, recordVersion, s.code)
+	b := make([]byte, 0, size+len(s.orderKey)+2+seqLength)
+	version := byte(recordVersion)
+	if s.orderKey != "" {
+		version = orderedVersion
+	}
+	b = append(b, version, s.code)
 	b = appendTime(b, s.due)
 	b = appendTime(b, s.since)
 	b = appendTime(b, s.updated)
@@ -219,12 +268,17 @@ func (s *stateRecord) encode() []byte {
 		b = appendString(b, a.Error)
 		b = appendString(b, a.Body)
 	}
+	if s.orderKey != "" {
+		b = appendString(b, s.orderKey)
+		b = appendU64(b, s.line)
+	}
 	return b
 }
 
 func decodeState(target string, val []byte) (*stateRecord, error) {
 	r := reader{b: val}
-	if r.byte() != recordVersion {
+	version := r.byte()
+	if version != recordVersion && version != orderedVersion {
 		return nil, errBadRecord
 	}
 	s := &stateRecord{target: target, code: r.byte()}
@@ -243,6 +297,10 @@ func decodeState(target string, val []byte) (*stateRecord, error) {
 			a.Error = r.string()
 			a.Body = r.string()
 		}
+	}
+	if version == orderedVersion {
+		s.orderKey = r.string()
+		s.line = r.u64()
 	}
 	if r.err != nil {
 		return nil, r.err

@@ -27,9 +27,12 @@ func (in *Store) Delete(_ context.Context, source, id string) error {
 	}
 	defer in.life.RUnlock()
 
-	var pending []string
+	var (
+		pending []string
+		lines   []lineChange
+	)
 	err := in.update(func(txn *badger.Txn) error {
-		pending = pending[:0]
+		pending, lines = pending[:0], lines[:0]
 		seqs, err := findSeqs(txn, source, id)
 		if err != nil {
 			return err
@@ -38,6 +41,11 @@ func (in *Store) Delete(_ context.Context, source, id string) error {
 			states, err := loadStates(txn, seq)
 			if err != nil {
 				return err
+			}
+			for _, st := range states {
+				if st.code == codePending && st.orderKey != "" {
+					lines = append(lines, lineChange{lineKey: lineKey{target: st.target, key: st.orderKey}, line: st.line})
+				}
 			}
 			p, err := deleteEvent(txn, id, seq, states, true)
 			if err != nil {
@@ -50,6 +58,7 @@ func (in *Store) Delete(_ context.Context, source, id string) error {
 	if err != nil {
 		return fmt.Errorf("deleting event %s: %w", id, err)
 	}
+	in.commitLines(lines)
 	if len(pending) > 0 {
 		in.countMu.Lock()
 		for _, t := range pending {

@@ -18,6 +18,15 @@
 //     is settled or released, and a crash forgets them all, which makes
 //     every unsettled entry due again (at least once).
 //   - Watch is an in-process signal from the committer (notify.go).
+//   - Ordering (ordering.go): an ordered delivery's key and line position
+//     are stored in its target state and as the value of its queue entry
+//     (flagged with a user-meta byte, so unordered entries cost nothing);
+//     which entry heads each (target, key) line is kept in memory,
+//     rebuilt on open from the flagged queue entries and changed after
+//     each commit, so Lease checks a head with a map lookup and steps
+//     over the held-back entries. A replay takes a fresh position from
+//     the seq counter, which puts it behind its line.
+//   - Pauses are one key per paused target (pause.go), read on demand.
 //   - Time: receive times, due times and retention follow Options.Clock;
 //     Badger's own TTLs (dedup markers, unrouted events) follow the wall
 //     clock in whole seconds, rounded up.

@@ -132,8 +132,9 @@ type Store struct {
 	quit    chan struct{}
 	workers sync.WaitGroup
 
-	// lastSeq is the highest seq handed out; only the committer
-	// goroutine touches it after Open.
+	// lastSeq is the highest seq handed out, to events and to replayed
+	// ordered entries' line positions; after Open only writers holding
+	// writeMu touch it.
 	lastSeq uint64
 	seen    map[string]struct{}
 	// beforeBatch, when set (by tests only, before the first Accept),
@@ -144,6 +145,12 @@ type Store struct {
 	leases    map[leaseKey]lease
 	nextLease uint64
 	scanFrom  map[string]queuePos
+	// lines are the ordered entries' lines (ordering.go).
+	lines map[lineKey][]uint64
+	// lineCount and orderedCount are, per target, its lines and the
+	// positions in them.
+	lineCount    map[string]int
+	orderedCount map[string]int
 
 	countMu sync.Mutex
 	pending map[string]int64
@@ -194,6 +201,9 @@ func Open(dir string, opts Options) (*Store, error) {
 		seen:          make(map[string]struct{}),
 		leases:        make(map[leaseKey]lease),
 		scanFrom:      make(map[string]queuePos),
+		lines:         make(map[lineKey][]uint64),
+		lineCount:     make(map[string]int),
+		orderedCount:  make(map[string]int),
 		pending:       make(map[string]int64),
 	}
 	in.SetPolicy(opts.Policy)
@@ -210,9 +220,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	return in, nil
 }
 
-// load restores what lives in memory: the seq high-water mark and the
+// load restores what lives in memory: the seq high-water mark, the
 // pending counters, recounted from the status index so they are right
-// even after a crash.
+// even after a crash, and the ordered entries' lines.
 func (in *Store) load() error {
 	return in.db.View(func(txn *badger.Txn) error {
 		if item, err := txn.Get(keyMetaSeq); err == nil {
@@ -246,7 +256,7 @@ func (in *Store) load() error {
 			}
 			in.pending[target]++
 		}
-		return nil
+		return in.loadLines(txn)
 	})
 }
 

@@ -18,7 +18,8 @@ import (
 //	e/<seq>                             event record (metadata + raw body), immutable
 //	i/<len id><id><seq>                 event ID index, empty value
 //	t/<seq><target>                     per-target delivery state (status, attempts)
-//	q/<len target><target><due><seq>    delivery queue, empty value; one entry per pending (seq, target)
+//	q/<len target><target><due><seq>    delivery queue; one entry per pending (seq, target); empty value,
+//	                                    or for an ordered delivery <len key><key><line>, user meta 1 (ordering.go)
 //	s/<status><len target><target><seq> per-target status index (dead letters live under s/x)
 //	g/u<seq>                            unrouted events (they have no target to be indexed under s/)
 //	r/<until><seq>                      retention index: the settled event may be deleted from until on

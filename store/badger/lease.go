@@ -92,7 +92,8 @@ func (in *Store) lease(target string, now time.Time, max int, leaseFor time.Dura
 	}
 	first := queueEnd
 	limit := timeToU64(now)
-	for ; it.Valid() && len(picks) < max; it.Next() {
+	sc := in.newLeaseScan(target)
+	for ; it.Valid() && len(picks) < max && !sc.done(); it.Next() {
 		due, seq, err := parseQueueKey(it.Item().Key())
 		if err != nil {
 			continue
@@ -104,7 +105,13 @@ func (in *Store) lease(target string, now time.Time, max int, leaseFor time.Dura
 			break
 		}
 		k := leaseKey{target: target, seq: seq}
+		ordered, head := in.lineSpot(target, it.Item())
+		sc.see(ordered, head)
 		if l, held := in.leases[k]; held && (l.until.IsZero() || now.Before(l.until)) {
+			continue
+		}
+		if ordered && !head {
+			// Behind another pending entry of its order key.
 			continue
 		}
 		in.nextLease++
@@ -151,7 +158,7 @@ func loadDelivery(txn *badger.Txn, target string, seq uint64) (store.Delivery, e
 	if err != nil {
 		return store.Delivery{}, err
 	}
-	return store.Delivery{Event: ev, Seq: seq, Target: target, Attempts: st.runAttempts, Since: st.since}, nil
+	return store.Delivery{Event: ev, Seq: seq, Target: target, Attempts: st.runAttempts, Since: st.since, OrderKey: st.orderKey}, nil
 }
 
 // Release gives a leased delivery back without recording an attempt, so

@@ -46,6 +46,8 @@ type settleOp struct {
 	err          error // why this delivery could not be settled
 	stillPending bool
 	due          time.Time
+	orderKey     string // the delivery's line, which it leaves unless stillPending
+	line         uint64
 }
 
 // settleSize is what a settle operation counts against the batch byte
@@ -104,8 +106,10 @@ func (in *Store) applySettle(txn *badger.Txn, op *settleOp) error {
 	st.updated, st.changed = op.now, true
 	op.change(st)
 	op.stillPending, op.due = st.code == codePending, st.due
+	op.orderKey, op.line = st.orderKey, st.line
 	if op.stillPending {
-		if err := txn.Set(queueKey(d.Target, st.due, d.Seq), nil); err != nil {
+		// A retry keeps its place in its line.
+		if err := txn.SetEntry(queueEntry(st, d.Seq)); err != nil {
 			return err
 		}
 	}
@@ -129,7 +133,7 @@ func (in *Store) Requeue(_ context.Context, source, id, target string) error {
 		seq uint64
 	)
 	err := in.update(func(txn *badger.Txn) error {
-		rq.reset()
+		rq.reset(in.lastSeq)
 		var err error
 		seq, err = findSeq(txn, source, id)
 		if err != nil {
@@ -156,7 +160,10 @@ func (in *Store) Requeue(_ context.Context, source, id, target string) error {
 		if !matched {
 			return fmt.Errorf("no such target: %w", store.ErrNotFound)
 		}
-		return in.saveStates(txn, seq, before, states)
+		if err := in.saveStates(txn, seq, before, states); err != nil {
+			return err
+		}
+		return in.saveLastSeq(txn, &rq)
 	})
 	if err != nil {
 		if target != "" {
@@ -173,6 +180,10 @@ func (in *Store) Requeue(_ context.Context, source, id, target string) error {
 type requeued struct {
 	revived []string // targets that became pending again
 	queued  []queuedEntry
+	lines   []lineChange
+	// lastSeq is the seq counter as this transaction leaves it: each
+	// replayed ordered entry takes the next as its line position.
+	lastSeq uint64
 }
 
 // queuedEntry is a queue entry a replay wrote.
@@ -181,9 +192,23 @@ type queuedEntry struct {
 	due time.Time
 }
 
-// reset forgets a transaction attempt that lost a conflict.
-func (rq *requeued) reset() {
-	rq.revived, rq.queued = rq.revived[:0], rq.queued[:0]
+// reset forgets a transaction attempt that lost a conflict; lastSeq is
+// the store's seq counter (writeMu is held).
+func (rq *requeued) reset(lastSeq uint64) {
+	rq.revived, rq.queued, rq.lines = rq.revived[:0], rq.queued[:0], rq.lines[:0]
+	rq.lastSeq = lastSeq
+}
+
+// saveLastSeq stores the seq counter when the replay took line positions
+// from it, in the replay's own transaction, so no later event reuses one
+// after a restart; writeMu is held. Raising the counter before the commit
+// is harmless when it fails: seqs need only increase.
+func (in *Store) saveLastSeq(txn *badger.Txn, rq *requeued) error {
+	if rq.lastSeq == in.lastSeq {
+		return nil
+	}
+	in.lastSeq = rq.lastSeq
+	return txn.Set(keyMetaSeq, appendU64(nil, rq.lastSeq))
 }
 
 // requeue stages one target state of event seq as pending and due at due
@@ -195,14 +220,23 @@ func (rq *requeued) requeue(txn *badger.Txn, seq uint64, st *stateRecord, now, d
 		if err := txn.Delete(queueKey(st.target, st.due, seq)); err != nil {
 			return err
 		}
+		if st.orderKey != "" {
+			rq.lines = append(rq.lines, lineChange{lineKey: lineKey{target: st.target, key: st.orderKey}, line: st.line})
+		}
 	} else {
 		rq.revived = append(rq.revived, st.target)
+	}
+	if st.orderKey != "" {
+		// To the back of its key's line.
+		rq.lastSeq++
+		st.line = rq.lastSeq
+		rq.lines = append(rq.lines, lineChange{lineKey: lineKey{target: st.target, key: st.orderKey}, line: st.line, join: true})
 	}
 	// A replay starts a new run, also for a delivery still in backoff:
 	// a fresh retry budget and max_age from when it is due.
 	st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, due
 	st.due, st.updated, st.changed = due, now, true
-	if err := txn.Set(queueKey(st.target, due, seq), nil); err != nil {
+	if err := txn.SetEntry(queueEntry(st, seq)); err != nil {
 		return err
 	}
 	rq.queued = append(rq.queued, queuedEntry{leaseKey: leaseKey{target: st.target, seq: seq}, due: due})
@@ -222,7 +256,11 @@ func (in *Store) afterRequeue(rq *requeued, now time.Time) {
 	for _, q := range rq.queued {
 		in.lowerScanFrom(q.target, queuePos{due: timeToU64(q.due), seq: q.seq})
 	}
+	woken := in.applyLines(rq.lines)
 	in.leaseMu.Unlock()
+	for _, t := range woken {
+		in.wake(t)
+	}
 	var last string
 	for _, q := range rq.queued {
 		// Consecutive entries mostly share a target; one signal will do.

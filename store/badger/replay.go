@@ -164,7 +164,7 @@ func (in *Store) requeueDeadTxn(page []deadLetter, p pace, base int) (int, error
 	now := in.now()
 	var rq requeued
 	err := in.update(func(txn *badger.Txn) error {
-		rq.reset()
+		rq.reset(in.lastSeq)
 		for _, dl := range page {
 			states, err := loadStates(txn, dl.seq)
 			if err != nil {
@@ -182,7 +182,7 @@ func (in *Store) requeueDeadTxn(page []deadLetter, p pace, base int) (int, error
 				return err
 			}
 		}
-		return nil
+		return in.saveLastSeq(txn, &rq)
 	})
 	if err != nil {
 		return 0, err

@@ -96,6 +96,7 @@ func Run(t *testing.T, h Harness) {
 		{"Retention", s.testRetention, true},
 		{"OrphanedTargets", s.testOrphaned, false},
 		{"Pauses", s.testPauses, false},
+		{"Ordering", s.testOrdering, false},
 		{"Reopen", s.testReopen, false},
 		{"Closed", s.testClosed, false},
 		{"Clock", s.testClock, false},
