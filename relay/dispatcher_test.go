@@ -250,11 +250,18 @@ func TestAttemptLogLines(t *testing.T) {
 		{zapcore.WarnLevel, "delivery failed; dead-lettered"},
 	}
 	var got []observer.LoggedEntry
-	for _, e := range logs.All() {
-		if _, ok := e.ContextMap()["attempt"]; ok {
-			got = append(got, e)
+	attemptLines := func() bool {
+		got = got[:0]
+		for _, e := range logs.All() {
+			if _, ok := e.ContextMap()["attempt"]; ok {
+				got = append(got, e)
+			}
 		}
+		return len(got) >= len(want)
 	}
+	// The worker logs an outcome once it is stored, so the dead status
+	// can be seen a moment before its line.
+	waitFor(t, "both attempt lines", attemptLines)
 	if len(got) != len(want) {
 		t.Fatalf("%d attempt log lines, want %d", len(got), len(want))
 	}
