@@ -1,0 +1,138 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"github.com/synadia-io/orbit.go/jetstreamext"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
+)
+
+// acceptTries bounds how often Accept retries a batch refused because
+// another Accept of the same (source, id) was in flight and then failed.
+const acceptTries = 8
+
+// Accept stores ev as one atomic batch: the dedup marker, written only
+// if its subject holds nothing (expected last subject sequence 0) and
+// expiring with the dedup window, the event record, and one pending state
+// per target. The server stores all of it or none; a refused marker check
+// is a duplicate. See store.Ingest.
+func (s *Store) Accept(ctx context.Context, ev *store.Event) (store.Receipt, error) {
+	if ev.ID == "" || ev.Source == "" {
+		return store.Receipt{}, fmt.Errorf("accepting event: empty id or source")
+	}
+	if err := s.enter(); err != nil {
+		return store.Receipt{}, err
+	}
+	defer s.leave()
+	if err := ctx.Err(); err != nil {
+		return store.Receipt{}, err
+	}
+	msgs, err := s.acceptBatch(ev)
+	if err != nil {
+		return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, err)
+	}
+	marker := msgs[0].Subject
+	for try := 0; ; try++ {
+		ack, err := s.publishBatch(ctx, msgs)
+		if err == nil {
+			s.applied(ctx, ack.Sequence)
+			return store.Receipt{}, nil
+		}
+		if !wrongSeq(err) || try == acceptTries {
+			return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, s.classify(ctx, err))
+		}
+		// The marker's subject was written, or a batch writing it is in
+		// flight: a duplicate once the marker is there for good.
+		seen, err := s.markerExists(ctx, marker)
+		if err != nil {
+			return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, s.classify(ctx, err))
+		}
+		if seen {
+			return store.Receipt{Duplicate: true}, nil
+		}
+		if err := pause(ctx, time.Duration(try+1)*5*time.Millisecond); err != nil {
+			return store.Receipt{}, err
+		}
+	}
+}
+
+// acceptBatch builds Accept's messages, the marker first.
+func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, error) {
+	now := s.clock.Now()
+	recv := ev.ReceivedAt
+	if recv.IsZero() {
+		recv = now
+	}
+	targets := slices.Clone(ev.Targets)
+	slices.Sort(targets)
+	targets = slices.Compact(targets)
+	key := nuid.Next()
+
+	ttl := s.pol().DedupWindow
+	if until := ev.DedupUntil.Sub(now); until > ttl {
+		ttl = until
+	}
+	// Nats-TTL counts whole seconds; round up so the window is never short.
+	ttl = (ttl + time.Second - 1).Truncate(time.Second)
+
+	meta := &eventMeta{ID: ev.ID, Source: ev.Source, Type: ev.Type, ReceivedAt: recv,
+		ClientIP: ev.ClientIP, Headers: ev.Headers, Targets: targets}
+	record, err := encodeRecord(meta, ev.Body)
+	if err != nil {
+		return nil, err
+	}
+	msgs := []*nats.Msg{
+		{Subject: s.subj.dedup(ev.Source, ev.ID), Data: []byte(key), Header: nats.Header{
+			jetstream.ExpectedLastSubjSeqHeader: []string{"0"},
+			jetstream.MsgTTLHeader:              []string{ttl.String()},
+		}},
+		{Subject: s.subj.event(key), Data: record},
+	}
+	for _, t := range targets {
+		data, err := json.Marshal(&stateMsg{Status: store.StatusPending, Due: recv, Since: recv, UpdatedAt: now})
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, &nats.Msg{Subject: s.subj.state(key, t), Data: data})
+	}
+	return msgs, nil
+}
+
+// publishBatch publishes msgs as one atomic batch within the op timeout.
+func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	return jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+}
+
+// markerExists reads a dedup marker from the stream leader.
+func (s *Store) markerExists(ctx context.Context, subject string) (bool, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	_, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// pause waits d of wall time, or until ctx ends.
+func pause(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
