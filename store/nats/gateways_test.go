@@ -325,6 +325,17 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 		{name: "password in the URL", opts: Options{Servers: []string{"nats://inbox:" + password + "@127.0.0.1:1"}, Replicas: 1, OpTimeout: time.Second}},
 		{name: "token", opts: Options{Servers: ts.urls(), Replicas: 1, Token: password}},
 	}
+	t.Run("credentials in the URL are used", func(t *testing.T) {
+		u := strings.Replace(ts.urls()[0], "nats://", "nats://inbox:right@", 1)
+		s, err := Open(Options{Servers: []string{u}, Replicas: 1})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		if d := s.Describe()["servers"]; strings.Contains(d, "right") {
+			t.Errorf("Describe shows the password: %s", d)
+		}
+		_ = s.Close()
+	})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := Open(tc.opts)

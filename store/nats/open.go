@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -58,9 +59,9 @@ func Open(opts Options) (*Store, error) {
 	s.policy.Store(&p)
 	s.v = newView(s.subj, s.signal)
 
-	s.nc, err = nats.Connect(opts.serverList(), opts.natsOptions(s.log)...)
+	s.nc, err = nats.Connect(strings.Join(opts.Servers, ","), opts.natsOptions(s.log)...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to NATS %s: %w: %v", opts.serverList(), store.ErrUnavailable, err)
+		return nil, fmt.Errorf("connecting to NATS %s: %w: %s", opts.serverList(), store.ErrUnavailable, opts.scrub(err))
 	}
 	s.js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(opts.OpTimeout))
 	if err != nil {

@@ -141,11 +141,19 @@ func (o Options) natsOptions(log *zap.Logger) []nats.Option {
 	return opts
 }
 
-// serverList is the servers for logs and Describe: URLs without any user
-// information.
-func (o Options) serverList() string {
-	out := make([]string, len(o.Servers))
-	for i, s := range o.Servers {
+// Validate checks the options as Open would, touching nothing.
+func (o Options) Validate() error {
+	_, err := o.withDefaults()
+	return err
+}
+
+func (o Options) serverList() string { return RedactedServers(o.Servers) }
+
+// RedactedServers joins the server URLs with commas, without any user
+// information they carry, for logs, pool keys and Describe.
+func RedactedServers(servers []string) string {
+	out := make([]string, len(servers))
+	for i, s := range servers {
 		if at := strings.LastIndex(s, "@"); at >= 0 {
 			if scheme := strings.Index(s, "://"); scheme >= 0 && scheme < at {
 				s = s[:scheme+3] + s[at+1:]
@@ -156,4 +164,21 @@ func (o Options) serverList() string {
 		out[i] = s
 	}
 	return strings.Join(out, ",")
+}
+
+// scrub is err's text with every secret of o (and the servers' user
+// information) cut out, for errors that quote what the client saw.
+func (o Options) scrub(err error) string {
+	msg := err.Error()
+	for _, secret := range []string{o.Password, o.Token} {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[redacted]")
+		}
+	}
+	for _, s := range o.Servers {
+		if r := RedactedServers([]string{s}); r != s {
+			msg = strings.ReplaceAll(msg, s, r)
+		}
+	}
+	return msg
 }

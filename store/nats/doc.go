@@ -1,0 +1,72 @@
+// Package nats is the inbox's cluster store: the store.Store contract on
+// one replicated NATS JetStream stream (nats-server 2.12 or later), so
+// several gateways share every event, lease and pause.
+//
+// How it keeps the contract's promises, which are facts of this backend
+// and not of the contract:
+//
+//   - Layout: one stream named after the prefix, with Replicas replicas,
+//     file storage, MaxMsgsPerSubject 1 (each subject holds its last
+//     message, like a KV bucket), per-message TTLs and atomic batch
+//     publish allowed. Subjects are in subjects.go: a dedup marker per
+//     (source, id), a record per event (metadata and body, written once),
+//     a state per (event, target) that is also its queue entry, a
+//     heartbeat per open store, a message per paused target. A delete
+//     writes tombstones (expiring after an hour) so every view sees it.
+//   - Durability: a write is acknowledged once a quorum of replicas has
+//     it. When they sync it to disk is the servers' setting: run them with
+//     sync_interval: always, or a power failure loses acknowledged writes.
+//   - Atomicity (accept.go): Accept is one atomic batch of the marker, the
+//     record and one pending state per target; the server stores all of
+//     it or none. The marker carries Nats-Expected-Last-Subject-Sequence
+//     0, a durable insert-if-absent, and a TTL of the dedup window (or
+//     DedupUntil), so duplicates are found from stored state across all
+//     gateways for the whole window, not from the stream's in-memory
+//     Duplicates map (rebuilt on restart, meant for minutes). A refused
+//     marker is a duplicate once a read of the marker finds it (a refusal
+//     can also mean a batch for the same ID was in flight; Accept then
+//     retries).
+//   - Views (view.go, follow.go): each store follows the stream (without
+//     markers) with an ordered consumer from the first message, keeping
+//     records without bodies, states, heartbeats and pauses in memory.
+//     Writes go to the cluster and then wait until the view has applied
+//     them; Get, List, Stats, Paused, Requeue, ReplayDead and Delete first
+//     write a barrier and wait for it, so they answer with every write the
+//     cluster acknowledged before the call, whichever gateway made it.
+//     Memory grows with the events retained; bodies are read from the
+//     stream leader when needed.
+//   - Leases (lease.go): a lease is the entry's state rewritten with the
+//     holder's name, conditional on the sequence the view saw
+//     (Nats-Expected-Last-Subject-Sequence), so two gateways never both
+//     win it. It holds while the holder's heartbeat, sent every LeaseTTL/3,
+//     is younger than LeaseTTL by this machine's wall clock (keep the
+//     gateways' clocks in sync); Close writes a goodbye that frees it at
+//     once, a crashed gateway's leases are taken over after LeaseTTL. A
+//     long attempt needs no renewal: the heartbeat covers every lease of a
+//     live gateway. Settling is conditional on the sequence the lease
+//     wrote, so the result of a lease that was taken over, replayed or
+//     deleted is refused with ErrNotPending.
+//   - Why not a durable consumer per target: the contract's due times
+//     follow the store's Clock, Lease hands out the oldest due first across
+//     retries, and Release makes an entry leasable at once; a consumer
+//     redelivers in stream order by the wall clock (Nak ignores BackOff,
+//     a full MaxAckPending stalls it). The states are the queue, ordered by
+//     due time in each view.
+//   - Watch: the view signals a target's watchers when it applies a
+//     pending, unleased state of it, from any gateway, and when a holder
+//     says goodbye.
+//   - Time: receive times, due times and retention follow Options.Clock;
+//     dedup markers and tombstones expire by the servers' wall clock, in
+//     whole seconds, rounded up. Leases follow the wall clock.
+//   - Retention (delete.go): every store sweeps every SweepInterval and
+//     tombstones settled events whose retention has passed since their
+//     last settle (unrouted ones since their receive), conditional on the
+//     sequences it saw, so of several gateways one deletes each.
+//   - Faults: every call to the cluster is bounded by OpTimeout; a
+//     timeout, no responders, no quorum or a lost connection is wrapped as
+//     store.ErrUnavailable (ingress answers 503). The client reconnects by
+//     itself and the view resumes from the last message it applied.
+//   - Secrets (user, password, token, credentials file) go to the client
+//     only: logs, errors and Describe show the servers without user
+//     information.
+package nats
