@@ -46,7 +46,10 @@ func (s *Store) followOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	it, err := cons.Messages()
+	// A short pull expiry and heartbeat: an ordered consumer lives on the
+	// stream leader, and when the leader moves the client only notices
+	// the missing heartbeats (two of them) before it recreates it.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return err
 	}

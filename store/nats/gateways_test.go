@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testnats"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"github.com/webhookinbox/caddy-webhook-inbox/store/storetest"
 )
@@ -46,7 +47,8 @@ func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 func TestGateways(t *testing.T) {
-	ts := startServers(t, 3)
+	t.Parallel()
+	ts := testnats.Start(t, 3)
 	clock := storetest.NewClock(time.Time{})
 
 	t.Run("one event, many gateways racing", func(t *testing.T) {
@@ -222,15 +224,16 @@ func TestGateways(t *testing.T) {
 }
 
 func TestQuorumLoss(t *testing.T) {
-	ts := startServers(t, 3)
+	t.Parallel()
+	ts := testnats.Start(t, 3)
 	o := testOptions(ts, newPrefix(), store.WallClock)
 	o.OpTimeout = 2 * time.Second
 	s := openStore(t, o)
 	if _, err := s.Accept(bg, event("before", "app")); err != nil {
 		t.Fatal(err)
 	}
-	ts.stop(1)
-	ts.stop(2)
+	ts.Stop(1)
+	ts.Stop(2)
 
 	start := time.Now()
 	_, err := s.Accept(bg, event("during", "app"))
@@ -245,8 +248,8 @@ func TestQuorumLoss(t *testing.T) {
 		t.Errorf("Stats without quorum = %v, want ErrUnavailable", err)
 	}
 
-	ts.start(1)
-	ts.start(2)
+	ts.Restart(1)
+	ts.Restart(2)
 	eventually(t, 30*time.Second, "Accept still failing after the nodes came back", func() bool {
 		_, err := s.Accept(bg, event("after", "app"))
 		return err == nil
@@ -262,7 +265,7 @@ func TestQuorumLoss(t *testing.T) {
 }
 
 func TestCloseLeavesNoGoroutines(t *testing.T) {
-	ts := startServers(t, 1)
+	ts := testnats.Start(t, 1)
 	for range 3 {
 		s, err := Open(testOptions(ts, newPrefix(), store.WallClock))
 		if err != nil {
@@ -311,22 +314,17 @@ func clientGoroutines() []string {
 
 func TestSecretsStayOutOfErrors(t *testing.T) {
 	const password = "s3cret-Pa55"
-	ts := &testServers{t: t}
-	o := &server.Options{Host: "127.0.0.1", Port: freePort(t), JetStream: true, StoreDir: t.TempDir(),
-		NoLog: true, NoSigs: true, Username: "inbox", Password: "right"}
-	ts.nodes = []*testNode{{opts: o}}
-	ts.start(0)
-	t.Cleanup(ts.stopAll)
+	ts := testnats.StartWith(t, server.Options{Username: "inbox", Password: "right"})
 	tests := []struct {
 		name string
 		opts Options
 	}{
-		{name: "wrong password", opts: Options{Servers: ts.urls(), Replicas: 1, User: "inbox", Password: password}},
+		{name: "wrong password", opts: Options{Servers: ts.URLs(), Replicas: 1, User: "inbox", Password: password}},
 		{name: "password in the URL", opts: Options{Servers: []string{"nats://inbox:" + password + "@127.0.0.1:1"}, Replicas: 1, OpTimeout: time.Second}},
-		{name: "token", opts: Options{Servers: ts.urls(), Replicas: 1, Token: password}},
+		{name: "token", opts: Options{Servers: ts.URLs(), Replicas: 1, Token: password}},
 	}
 	t.Run("credentials in the URL are used", func(t *testing.T) {
-		u := strings.Replace(ts.urls()[0], "nats://", "nats://inbox:right@", 1)
+		u := strings.Replace(ts.URLs()[0], "nats://", "nats://inbox:right@", 1)
 		s, err := Open(Options{Servers: []string{u}, Replicas: 1})
 		if err != nil {
 			t.Fatalf("Open: %v", err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testnats"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
@@ -20,9 +21,9 @@ var prefixes atomic.Int64
 func newPrefix() string { return fmt.Sprintf("t%d", prefixes.Add(1)) }
 
 // testOptions are options for a store on ts under prefix.
-func testOptions(ts *testServers, prefix string, clock store.Clock) Options {
+func testOptions(ts *testnats.Servers, prefix string, clock store.Clock) Options {
 	return Options{
-		Servers: ts.urls(), Replicas: min(3, len(ts.nodes)), Prefix: prefix, Clock: clock,
+		Servers: ts.URLs(), Replicas: min(3, ts.Len()), Prefix: prefix, Clock: clock,
 		LeaseTTL: 3 * time.Second, SweepInterval: 50 * time.Millisecond, OpTimeout: 3 * time.Second,
 	}
 }

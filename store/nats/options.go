@@ -117,7 +117,9 @@ func (o Options) natsOptions(log *zap.Logger) []nats.Option {
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.Timeout(o.OpTimeout),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("disconnected from NATS", zap.Error(err))
+			if err != nil { // nil: closed by Close
+				log.Warn("disconnected from NATS", zap.Error(err))
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("reconnected to NATS", zap.String("server", nc.ConnectedUrlRedacted()))

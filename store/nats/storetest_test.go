@@ -1,19 +1,22 @@
 package nats
 
 import (
+	"go.uber.org/zap/zaptest"
 	"testing"
 	"time"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testnats"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 	"github.com/webhookinbox/caddy-webhook-inbox/store/storetest"
 )
 
 // harness runs the conformance suite on ts, one stream per store.
-func harness(ts *testServers) storetest.Harness {
+func harness(ts *testnats.Servers) storetest.Harness {
 	return storetest.Harness{
 		Open: func(t testing.TB, prefix string, c store.Clock, p store.Policy) store.Store {
 			o := testOptions(ts, prefix, c)
 			o.Policy = p
+			o.Logger = zaptest.NewLogger(t)
 			s, err := Open(o)
 			if err != nil {
 				t.Fatalf("Open: %v", err)
@@ -29,12 +32,14 @@ func harness(ts *testServers) storetest.Harness {
 }
 
 func TestConformanceSingle(t *testing.T) {
-	storetest.Run(t, harness(startServers(t, 1)))
+	t.Parallel()
+	storetest.Run(t, harness(testnats.Start(t, 1)))
 }
 
 func TestConformanceCluster(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("a 3-node cluster: not with -short")
 	}
-	storetest.Run(t, harness(startServers(t, 3)))
+	storetest.Run(t, harness(testnats.Start(t, 3)))
 }

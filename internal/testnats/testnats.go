@@ -1,6 +1,13 @@
-package nats
+// Package testnats runs real JetStream servers in the test's process, on
+// 127.0.0.1 with their files in t.TempDir(): one server, or a cluster
+// whose nodes route to each other (modelled on nats-server's
+// jetstream_helpers_test.go), for the store/nats tests and the
+// three-gateway tests in test/cluster. Each node keeps its ports and
+// directory, so a stopped node restarts as itself.
+package testnats
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -14,21 +21,19 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// testServers is a JetStream server, or a cluster of them, run in this
-// process on 127.0.0.1 with their files in t.TempDir(). Each node keeps
-// its ports and directory, so a stopped node restarts as itself.
-type testServers struct {
+// Servers is a JetStream server or a cluster of them.
+type Servers struct {
 	t     testing.TB
-	nodes []*testNode
+	nodes []*node
 }
 
-type testNode struct {
+type node struct {
 	opts *server.Options
 	srv  *server.Server
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
-func freePort(t testing.TB) int {
+// FreePort asks the kernel for a free TCP port on 127.0.0.1.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -38,22 +43,22 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startServers starts n nodes: one plain JetStream server when n is 1, a
+// Start starts n nodes: one plain JetStream server when n is 1, a
 // cluster routed to each other otherwise. It waits until JetStream
 // answers and stops them all at the end of the test.
-func startServers(t testing.TB, n int) *testServers {
+func Start(t testing.TB, n int) *Servers {
 	t.Helper()
-	ts := &testServers{t: t}
+	ts := &Servers{t: t}
 	dir := t.TempDir()
 	clusterPorts := make([]int, n)
 	for i := range clusterPorts {
-		clusterPorts[i] = freePort(t)
+		clusterPorts[i] = FreePort(t)
 	}
 	for i := range n {
 		o := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1),
 			Host:       "127.0.0.1",
-			Port:       freePort(t),
+			Port:       FreePort(t),
 			JetStream:  true,
 			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i+1)),
 			NoLog:      true,
@@ -67,17 +72,33 @@ func startServers(t testing.TB, n int) *testServers {
 				}
 			}
 		}
-		ts.nodes = append(ts.nodes, &testNode{opts: o})
+		ts.nodes = append(ts.nodes, &node{opts: o})
 	}
 	for i := range ts.nodes {
-		ts.start(i)
+		ts.Restart(i)
 	}
-	t.Cleanup(ts.stopAll)
+	t.Cleanup(ts.StopAll)
 	ts.waitJetStream()
 	return ts
 }
 
-func (ts *testServers) start(i int) {
+// StartWith starts one server with the given options (authentication,
+// say); its host, port, directory and logging are set here.
+func StartWith(t testing.TB, o server.Options) *Servers {
+	t.Helper()
+	o.Host, o.Port, o.JetStream, o.StoreDir, o.NoLog, o.NoSigs = "127.0.0.1", FreePort(t), true, t.TempDir(), true, true
+	ts := &Servers{t: t, nodes: []*node{{opts: &o}}}
+	ts.Restart(0)
+	t.Cleanup(ts.StopAll)
+	return ts
+}
+
+// Len is the number of nodes.
+func (ts *Servers) Len() int { return len(ts.nodes) }
+
+// Restart starts node i again (or for the first time) with its ports and
+// directory.
+func (ts *Servers) Restart(i int) {
 	ts.t.Helper()
 	nd := ts.nodes[i]
 	srv, err := server.NewServer(nd.opts)
@@ -91,8 +112,8 @@ func (ts *testServers) start(i int) {
 	nd.srv = srv
 }
 
-// stop shuts node i down and waits until it is down.
-func (ts *testServers) stop(i int) {
+// Stop shuts node i down and waits until it is down.
+func (ts *Servers) Stop(i int) {
 	if srv := ts.nodes[i].srv; srv != nil {
 		srv.Shutdown()
 		srv.WaitForShutdown()
@@ -100,14 +121,15 @@ func (ts *testServers) stop(i int) {
 	}
 }
 
-func (ts *testServers) stopAll() {
+// StopAll stops every node.
+func (ts *Servers) StopAll() {
 	for i := range ts.nodes {
-		ts.stop(i)
+		ts.Stop(i)
 	}
 }
 
-// urls are the client URLs of every node.
-func (ts *testServers) urls() []string {
+// URLs are the client URLs of every node.
+func (ts *Servers) URLs() []string {
 	out := make([]string, len(ts.nodes))
 	for i, nd := range ts.nodes {
 		out[i] = fmt.Sprintf("nats://127.0.0.1:%d", nd.opts.Port)
@@ -117,9 +139,9 @@ func (ts *testServers) urls() []string {
 
 // waitJetStream polls until JetStream answers an account info request
 // (in a cluster: a meta leader is elected).
-func (ts *testServers) waitJetStream() {
+func (ts *Servers) waitJetStream() {
 	ts.t.Helper()
-	nc, err := nats.Connect(ts.urls()[0], nats.MaxReconnects(-1))
+	nc, err := nats.Connect(ts.URLs()[0], nats.MaxReconnects(-1))
 	if err != nil {
 		ts.t.Fatal(err)
 	}
@@ -130,7 +152,7 @@ func (ts *testServers) waitJetStream() {
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		ctx, cancel := contextTimeout(time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_, err := js.AccountInfo(ctx)
 		cancel()
 		if err == nil {
