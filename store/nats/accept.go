@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -107,11 +108,35 @@ func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, error) {
 	return msgs, nil
 }
 
+// maxOpenBatches bounds the atomic batches one store has open at once.
+// A server keeps at most 50 open per stream (its
+// max_batch_inflight_per_stream) and refuses more with 429; a few
+// gateways at 16 each mostly stay under it, and a refusal is retried.
+const maxOpenBatches = 16
+
 // publishBatch publishes msgs as one atomic batch within the op timeout.
+// The messages go out back to back and only the commit waits for an
+// answer, so a batch is open for one round trip. A server with too many
+// open batches (429) is asked again after a short, growing pause until
+// the op timeout.
 func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreamext.BatchAck, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	return jetstreamext.PublishMsgBatch(ctx, s.js, msgs)
+	select {
+	case s.batches <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.batches }()
+	for try := 1; ; try++ {
+		ack, err := jetstreamext.PublishMsgBatch(ctx, s.js, msgs, jetstreamext.BatchFlowControl{AckFirst: false})
+		if api := apiError(err); api == nil || api.Code != 429 {
+			return ack, err
+		}
+		if perr := pause(ctx, time.Duration(try)*time.Duration(1+rand.IntN(10))*time.Millisecond); perr != nil {
+			return nil, err
+		}
+	}
 }
 
 // markerExists reads a dedup marker from the stream leader.

@@ -58,7 +58,7 @@ func TestGateways(t *testing.T) {
 			openStore(t, testOptions(ts, prefix, clock)),
 			openStore(t, testOptions(ts, prefix, clock)),
 		}
-		const posts = 30
+		const posts = 90
 		var (
 			wg         sync.WaitGroup
 			mu         sync.Mutex

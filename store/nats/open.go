@@ -38,6 +38,8 @@ type Store struct {
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 
+	batches chan struct{} // a slot per open atomic batch
+
 	watchMu  sync.Mutex
 	watchers map[string]map[chan struct{}]struct{}
 }
@@ -54,6 +56,7 @@ func Open(opts Options) (*Store, error) {
 		opts: opts, subj: subjects{prefix: opts.Prefix}, holder: nuid.Next(),
 		clock: opts.Clock, log: opts.Logger.With(zap.String("servers", opts.serverList()), zap.String("prefix", opts.Prefix)),
 		watchers: make(map[string]map[chan struct{}]struct{}),
+		batches:  make(chan struct{}, maxOpenBatches),
 	}
 	p := opts.Policy.WithDefaults()
 	s.policy.Store(&p)
@@ -162,7 +165,8 @@ func (s *Store) classify(caller context.Context, err error) error {
 		errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNotPending) {
 		return err
 	}
-	if apiErr := apiError(err); apiErr != nil && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 {
+	// 408 and 429 (too many open batches) are the server asking for time.
+	if apiErr := apiError(err); apiErr != nil && apiErr.Code >= 400 && apiErr.Code < 500 && apiErr.Code != 408 && apiErr.Code != 429 {
 		return err
 	}
 	return fmt.Errorf("%w: %v", store.ErrUnavailable, err)
