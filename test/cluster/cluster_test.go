@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -42,6 +43,12 @@ const gatewayConfig = `{
 				max_age 1h
 			}
 		}
+		target fragile {
+			url FRAGILE_URL
+			retry {
+				max_attempts 1
+			}
+		}
 	}
 }
 
@@ -49,6 +56,7 @@ http://:[[.HTTP]] {
 	bind 127.0.0.1
 	webhook_inbox cluster {
 		secret {env.CLUSTER_SOURCE_SECRET}
+		route ` + "`" + `event.event == "fragile.test"` + "`" + ` fragile
 		default app
 	}
 }
@@ -57,13 +65,23 @@ http://:[[.HTTP]] {
 var client = &http.Client{Timeout: 15 * time.Second}
 
 // payload is a UniCraft event with a fresh timestamp.
-func payload(id string) []byte {
-	return fmt.Appendf(nil, `{"id":%q,"event":"request.completed","timestamp":%q,"data":{"request_id":"req_%s"}}`,
-		id, time.Now().UTC().Format(time.RFC3339Nano), id)
+func payload(id string) []byte { return typed("request.completed", id) }
+
+func typed(typ, id string) []byte {
+	return fmt.Appendf(nil, `{"id":%q,"event":%q,"timestamp":%q,"data":{"request_id":"req_%s"}}`,
+		id, typ, time.Now().UTC().Format(time.RFC3339Nano), id)
 }
 
 // post sends a signed body and returns the status.
 func post(t *testing.T, url string, body []byte) int {
+	t.Helper()
+	status, _ := postFull(t, url, body)
+	return status
+}
+
+// postFull sends a signed body and returns the status and the answer's
+// headers.
+func postFull(t *testing.T, url string, body []byte) (int, http.Header) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
@@ -74,33 +92,103 @@ func post(t *testing.T, url string, body []byte) int {
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Errorf("POST %s: %v", url, err)
-		return 0
+		return 0, nil
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	return resp.StatusCode, resp.Header
 }
 
-// startGateways starts a 3-node cluster, a sink and three gateways on it.
-func startGateways(t *testing.T) ([]*testcaddy.Instance, *testcaddy.Sink) {
-	t.Helper()
-	ts := testnats.Start(t, 3)
-	sink := testcaddy.NewSink(t, appSecret)
-	sink.Up()
-	cfg := strings.NewReplacer("NATS_URLS", strings.Join(ts.URLs(), " "), "SINK_URL", sink.URL()).Replace(gatewayConfig)
-	env := []string{"CLUSTER_SOURCE_SECRET=" + sourceSecret, "CLUSTER_APP_SECRET=" + appSecret}
-	gws := make([]*testcaddy.Instance, 3)
-	for i := range gws {
-		gws[i] = testcaddy.Start(t, cfg, env...)
+// fragileApp answers 500 until it is healed, then 200, and records the
+// event IDs it answered 200.
+type fragileApp struct {
+	mu     sync.Mutex
+	healed bool
+	got    map[string]int
+}
+
+func (f *fragileApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.healed {
+		w.WriteHeader(http.StatusInternalServerError)
+		return
 	}
-	return gws, sink
+	f.got[r.Header.Get("X-UniCraft-Event-Id")]++
+}
+
+func (f *fragileApp) heal() {
+	f.mu.Lock()
+	f.healed = true
+	f.mu.Unlock()
+}
+
+func (f *fragileApp) received(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.got[id]
+}
+
+// adminDo sends a request to a gateway's admin API and returns the
+// status and body.
+func adminDo(t *testing.T, gw *testcaddy.Instance, method, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, "http://"+gw.Admin+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// waitUntil polls cond every 50 ms until it holds or d passes.
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// gateways are three caddy processes on one 3-node cluster, a sink for
+// target app and a fragile app for target fragile.
+type gateways struct {
+	nats    *testnats.Servers
+	gws     []*testcaddy.Instance
+	sink    *testcaddy.Sink
+	fragile *fragileApp
+}
+
+func startGateways(t *testing.T) *gateways {
+	t.Helper()
+	g := &gateways{nats: testnats.Start(t, 3), sink: testcaddy.NewSink(t, appSecret), fragile: &fragileApp{got: map[string]int{}}}
+	g.sink.Up()
+	fragile := httptest.NewServer(g.fragile)
+	t.Cleanup(fragile.Close)
+	cfg := strings.NewReplacer("NATS_URLS", strings.Join(g.nats.URLs(), " "), "SINK_URL", g.sink.URL(),
+		"FRAGILE_URL", fragile.URL).Replace(gatewayConfig)
+	env := []string{"CLUSTER_SOURCE_SECRET=" + sourceSecret, "CLUSTER_APP_SECRET=" + appSecret}
+	g.gws = make([]*testcaddy.Instance, 3)
+	for i := range g.gws {
+		g.gws[i] = testcaddy.Start(t, cfg, env...)
+	}
+	return g
 }
 
 func TestThreeGateways(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds caddy and runs three gateways on a 3-node cluster: not with -short")
 	}
-	gws, sink := startGateways(t)
+	g := startGateways(t)
+	gws, sink := g.gws, g.sink
 
 	t.Run("round robin, each delivered once", func(t *testing.T) {
 		const events = 60
@@ -186,6 +274,49 @@ func TestThreeGateways(t *testing.T) {
 			if !found {
 				t.Errorf("gateway %d does not list shared-1 (%d events listed)", i+1, len(page.Events))
 			}
+		}
+	})
+
+	t.Run("a dead letter made on gateway 1 is replayed through gateway 3", func(t *testing.T) {
+		if status := post(t, gws[0].URL("/"), typed("fragile.test", "fragile-1")); status != http.StatusAccepted {
+			t.Fatalf("POST to gateway 1: %d", status)
+		}
+		waitUntil(t, 20*time.Second, "fragile-1 never went dead", func() bool {
+			status, body := adminDo(t, gws[1], http.MethodGet, "/webhook_inbox/events/fragile-1")
+			return status == http.StatusOK && strings.Contains(body, `"status":"dead"`)
+		})
+		g.fragile.heal()
+		if status, body := adminDo(t, gws[2], http.MethodPost, "/webhook_inbox/events/fragile-1/replay"); status/100 != 2 {
+			t.Fatalf("replay on gateway 3: %d %s", status, body)
+		}
+		waitUntil(t, 20*time.Second, "the replayed dead letter was never delivered", func() bool {
+			return g.fragile.received("fragile-1") == 1
+		})
+	})
+
+	t.Run("two NATS nodes down: 503, back: 202", func(t *testing.T) {
+		g.nats.Stop(1)
+		g.nats.Stop(2)
+		for i, gw := range gws {
+			start := time.Now()
+			status, hdr := postFull(t, gw.URL("/"), payload(fmt.Sprintf("outage-%d", i)))
+			if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+				t.Errorf("gateway %d without quorum: %d, Retry-After %q; want 503 with Retry-After", i+1, status, hdr.Get("Retry-After"))
+			}
+			t.Logf("gateway %d answered %d after %s", i+1, status, time.Since(start).Round(time.Millisecond))
+		}
+		g.nats.Restart(1)
+		g.nats.Restart(2)
+		var acked []string
+		for i, gw := range gws {
+			id := fmt.Sprintf("after-%d", i)
+			waitUntil(t, 60*time.Second, "gateway still refusing after the nodes came back", func() bool {
+				return post(t, gw.URL("/"), payload(id)) == http.StatusAccepted
+			})
+			acked = append(acked, id)
+		}
+		if missing := sink.WaitFor(acked, 60*time.Second); len(missing) > 0 {
+			t.Fatalf("not delivered after the outage: %v", missing)
 		}
 	})
 
