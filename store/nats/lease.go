@@ -23,10 +23,13 @@ import (
 // writes the state again, conditional on the sequence the lease wrote: a
 // lease taken over in between fails that check (ErrNotPending).
 
-// handle is a Delivery's ack handle: where its lease was written.
+// handle is a Delivery's ack handle: the state its lease wrote and that
+// message's sequence. Settling and releasing start from it, not from the
+// view, so a view that lags behind its own lease refuses nothing.
 type handle struct {
 	key string
 	seq uint64 // of the state message the lease wrote
+	st  stateMsg
 }
 
 // beat renews this store's heartbeat until ctx ends.
@@ -132,7 +135,7 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		}
 		out = append(out, store.Delivery{
 			Event: c.m.event(body), Seq: c.ev, Target: target, Attempts: st.Run,
-			Since: st.Since, Due: st.Due, Handle: &handle{key: c.key, seq: seq},
+			Since: st.Since, Due: st.Due, Handle: &handle{key: c.key, seq: seq, st: st},
 		})
 	}
 	if last > 0 {
@@ -184,19 +187,17 @@ func (s *Store) Release(d store.Delivery) {
 	}
 	defer s.leave()
 	s.v.mu.RLock()
-	var st stateMsg
-	ev := s.v.events[h.key]
 	var cur *vState
-	if ev != nil {
+	if ev := s.v.events[h.key]; ev != nil {
 		cur = ev.states[d.Target]
 	}
-	if cur != nil {
-		st = cur.msg
-	}
+	stale := cur == nil || cur.seq > h.seq
 	s.v.mu.RUnlock()
-	if cur == nil || cur.seq != h.seq {
+	if stale {
 		return // settled, taken over or deleted: nothing of ours to give back
 	}
+	// Conditional on the lease's write: a no-op if anything wrote since.
+	st := h.st
 	s.release(h.key, d.Target, &st, h.seq)
 }
 

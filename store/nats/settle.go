@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -43,11 +44,11 @@ func (s *Store) settle(ctx context.Context, verb string, d store.Delivery, a sto
 	if !ok {
 		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, store.ErrNotPending)
 	}
-	st, err := s.current(h.key, d.Target, h.seq)
-	if err != nil {
+	if _, err := s.current(h.key, d.Target, h.seq); errors.Is(err, store.ErrNotFound) ||
+		(errors.Is(err, store.ErrNotPending) && s.wroteSince(h.key, d.Target, h.seq)) {
 		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, err)
 	}
-	next := st.withAttempt(a, s.clock.Now())
+	next := h.st.withAttempt(a, s.clock.Now())
 	change(&next)
 	seq, err := s.writeState(ctx, h.key, d.Target, &next, h.seq)
 	if wrongSeq(err) {
@@ -63,6 +64,15 @@ func (s *Store) settle(ctx context.Context, verb string, d store.Delivery, a sto
 	}
 	s.applied(ctx, seq)
 	return nil
+}
+
+// wroteSince reports whether the view has a write of (key, target) after
+// seq; a view that has not yet seen seq itself says nothing.
+func (s *Store) wroteSince(key, target string, seq uint64) bool {
+	s.v.mu.RLock()
+	defer s.v.mu.RUnlock()
+	ev := s.v.events[key]
+	return ev != nil && ev.states[target] != nil && ev.states[target].seq > seq
 }
 
 // current returns the view's state of (key, target): ErrNotFound when the
