@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -106,6 +107,35 @@ func (s *Store) catchUp(ctx context.Context) error {
 		return err
 	}
 	return s.v.waitFor(ctx, ack.Sequence)
+}
+
+// readStream is Open's catch-up: the whole stream is read into the view,
+// which takes as long as it takes while the view keeps moving; it fails
+// when the view stands still for an op timeout.
+func (s *Store) readStream(ctx context.Context) error {
+	octx, cancel := s.op(ctx)
+	ack, err := s.js.PublishMsg(octx, &nats.Msg{Subject: s.subj.sync(s.holder), Header: nats.Header{}},
+		jetstream.WithMsgTTL(tombstoneTTL))
+	cancel()
+	if err != nil {
+		return err
+	}
+	var last uint64
+	for {
+		wctx, cancel := s.op(ctx)
+		err := s.v.waitFor(wctx, ack.Sequence)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+		s.v.mu.RLock()
+		now := s.v.applied
+		s.v.mu.RUnlock()
+		if now == last {
+			return fmt.Errorf("reading the stream stalled at sequence %d of %d: %w", now, ack.Sequence, err)
+		}
+		last = now
+	}
 }
 
 // applied waits (within the op timeout) until the view has applied the

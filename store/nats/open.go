@@ -80,8 +80,9 @@ func Open(opts Options) (*Store, error) {
 	bg, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.goLoop("view", func() { s.follow(bg) })
-	if err := s.heartbeat(ctx); err == nil {
-		err = s.catchUp(ctx)
+	err = s.heartbeat(ctx)
+	if err == nil {
+		err = s.readStream(bg)
 	}
 	if err != nil {
 		_ = s.shutdown()
