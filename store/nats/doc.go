@@ -16,6 +16,10 @@
 //   - Durability: a write is acknowledged once a quorum of replicas has
 //     it. When they sync it to disk is the servers' setting: run them with
 //     sync_interval: always, or a power failure loses acknowledged writes.
+//     A lone server (replicas 1) flushes each atomic batch before it
+//     answers, and these batches go one at a time: BenchmarkAccept
+//     measured about 13 ms per Accept there with 16 parallel callers,
+//     against 0.18 ms on a 3-node R3 cluster on the same machine.
 //   - Atomicity (accept.go): Accept is one atomic batch of the marker, the
 //     record and one pending state per target; the server stores all of
 //     it or none. The marker carries Nats-Expected-Last-Subject-Sequence
