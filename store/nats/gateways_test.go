@@ -223,6 +223,30 @@ func TestGateways(t *testing.T) {
 	})
 }
 
+// TestOrphanedLeaseReleased: a lease this store no longer tracks (a
+// settle that failed while the cluster was unreachable, as the dispatcher
+// sees it) is released by the store itself, so the entry is leased again.
+func TestOrphanedLeaseReleased(t *testing.T) {
+	t.Parallel()
+	ts := testnats.Start(t, 1)
+	s := openStore(t, testOptions(ts, newPrefix(), store.WallClock))
+	if _, err := s.Accept(bg, event("x", "app")); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := s.Lease(bg, "app", 1)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("Lease = %d, %v", len(ds), err)
+	}
+	if ds, _ := s.Lease(bg, "app", 1); len(ds) != 0 {
+		t.Fatal("a held lease was handed out again")
+	}
+	s.disown(ds[0].Handle.(*handle).key, "app") // what a failed Ack leaves
+	eventually(t, 5*time.Second, "the orphaned lease was never released", func() bool {
+		ds, err := s.Lease(bg, "app", 1)
+		return err == nil && len(ds) == 1
+	})
+}
+
 func TestQuorumLoss(t *testing.T) {
 	t.Parallel()
 	ts := testnats.Start(t, 3)

@@ -23,6 +23,77 @@ import (
 // writes the state again, conditional on the sequence the lease wrote: a
 // lease taken over in between fails that check (ErrNotPending).
 
+// Leases this store wrote but no longer tracks (the write's answer was
+// lost, a settle or release failed while the cluster was unreachable) are
+// orphans: pending, naming this live holder, so no other gateway takes
+// them. The dispatcher expects a failed settle to leave the entry leasable
+// (relay/outcome.go, settleFailed), so every second the store releases
+// the orphans it finds in its view.
+
+func ownKey(key, target string) string { return key + "\x00" + target }
+
+// own records that a lease of (key, target) is being written or handed
+// out; false when it already is.
+func (s *Store) own(key, target string) bool {
+	s.ownedMu.Lock()
+	defer s.ownedMu.Unlock()
+	k := ownKey(key, target)
+	if _, ok := s.owned[k]; ok {
+		return false
+	}
+	s.owned[k] = struct{}{}
+	return true
+}
+
+// disown forgets a lease: settled, released, refused or failed.
+func (s *Store) disown(key, target string) {
+	s.ownedMu.Lock()
+	delete(s.owned, ownKey(key, target))
+	s.ownedMu.Unlock()
+}
+
+// tidyLoop releases orphaned leases every second until ctx ends.
+func (s *Store) tidyLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.releaseOrphans(ctx)
+		}
+	}
+}
+
+func (s *Store) releaseOrphans(ctx context.Context) {
+	if s.enter() != nil {
+		return
+	}
+	defer s.leave()
+	var orphans []entry
+	s.v.mu.RLock()
+	s.ownedMu.Lock()
+	for target, t := range s.v.targets {
+		for st := range t.pending {
+			if st.msg.Holder != s.holder {
+				continue
+			}
+			if _, ok := s.owned[ownKey(st.ev.key, target)]; !ok {
+				orphans = append(orphans, entry{key: st.ev.key, target: target, seq: st.seq, st: st.msg})
+			}
+		}
+	}
+	s.ownedMu.Unlock()
+	s.v.mu.RUnlock()
+	for _, o := range orphans {
+		if ctx.Err() != nil {
+			return
+		}
+		s.release(o.key, o.target, &o.st, o.seq)
+	}
+}
+
 // handle is a Delivery's ack handle: the state its lease wrote and that
 // message's sequence. Settling and releasing start from it, not from the
 // view, so a view that lags behind its own lease refuses nothing.
@@ -109,9 +180,15 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		if len(out) == max {
 			break
 		}
+		if !s.own(c.key, target) {
+			continue // this store is leasing it already
+		}
 		st := c.st
 		st.Holder = s.holder
 		seq, err := s.writeState(ctx, c.key, target, &st, c.seq)
+		if err != nil {
+			s.disown(c.key, target)
+		}
 		if wrongSeq(err) {
 			continue // leased or changed by another since the view saw it
 		}
@@ -124,9 +201,11 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		last = seq
 		body, err := s.body(ctx, c.ev)
 		if errors.Is(err, store.ErrNotFound) {
+			s.disown(c.key, target)
 			continue // deleted meanwhile: its state is gone with it
 		}
 		if err != nil {
+			s.disown(c.key, target)
 			s.release(c.key, target, &st, seq)
 			if len(out) > 0 {
 				break
@@ -186,6 +265,9 @@ func (s *Store) Release(d store.Delivery) {
 		return
 	}
 	defer s.leave()
+	// Whatever happens below, this store no longer tracks the lease: a
+	// release that fails leaves an orphan, released later.
+	defer s.disown(h.key, d.Target)
 	s.v.mu.RLock()
 	var cur *vState
 	if ev := s.v.events[h.key]; ev != nil {

@@ -40,6 +40,9 @@ type Store struct {
 
 	batches chan struct{} // a slot per open atomic batch
 
+	ownedMu sync.Mutex
+	owned   map[string]struct{} // leases handed out or being written, by ownKey
+
 	watchMu  sync.Mutex
 	watchers map[string]map[chan struct{}]struct{}
 }
@@ -57,6 +60,7 @@ func Open(opts Options) (*Store, error) {
 		clock: opts.Clock, log: opts.Logger.With(zap.String("servers", opts.serverList()), zap.String("prefix", opts.Prefix)),
 		watchers: make(map[string]map[chan struct{}]struct{}),
 		batches:  make(chan struct{}, maxOpenBatches),
+		owned:    make(map[string]struct{}),
 	}
 	p := opts.Policy.WithDefaults()
 	s.policy.Store(&p)
@@ -89,6 +93,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("reading stream %s: %w", opts.Prefix, s.classify(ctx, err))
 	}
 	s.goLoop("heartbeat", func() { s.beat(bg) })
+	s.goLoop("orphaned lease release", func() { s.tidyLoop(bg) })
 	s.goLoop("retention sweep", func() { s.sweepLoop(bg) })
 	return s, nil
 }

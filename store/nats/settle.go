@@ -44,6 +44,9 @@ func (s *Store) settle(ctx context.Context, verb string, d store.Delivery, a sto
 	if !ok {
 		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, store.ErrNotPending)
 	}
+	// Settled, refused or failed, the lease is over for this store; one
+	// whose write failed is an orphan, released once the cluster is back.
+	defer s.disown(h.key, d.Target)
 	if _, err := s.current(h.key, d.Target, h.seq); errors.Is(err, store.ErrNotFound) ||
 		(errors.Is(err, store.ErrNotPending) && s.wroteSince(h.key, d.Target, h.seq)) {
 		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, err)
