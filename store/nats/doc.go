@@ -49,7 +49,11 @@
 //     long attempt needs no renewal: the heartbeat covers every lease of a
 //     live gateway. Settling is conditional on the sequence the lease
 //     wrote, so the result of a lease that was taken over, replayed or
-//     deleted is refused with ErrNotPending.
+//     deleted is refused with ErrNotPending. A store remembers the leases
+//     it is writing or has handed out; once a second it releases entries
+//     its view shows leased by it that it does not remember (a lease
+//     whose answer was lost, a settle that failed while the cluster was
+//     unreachable), so a live gateway never sits on an entry for good.
 //   - Why not a durable consumer per target: the contract's due times
 //     follow the store's Clock, Lease hands out the oldest due first across
 //     retries, and Release makes an entry leasable at once; a consumer
@@ -69,7 +73,15 @@
 //   - Faults: every call to the cluster is bounded by OpTimeout; a
 //     timeout, no responders, no quorum or a lost connection is wrapped as
 //     store.ErrUnavailable (ingress answers 503). The client reconnects by
-//     itself and the view resumes from the last message it applied.
+//     itself and the view resumes from the last message it applied; its
+//     ordered consumer lives on the stream leader and is recreated within
+//     about two seconds when the leader moves (a 1 s pull heartbeat).
+//   - Open batches: a server keeps at most 50 atomic batches open per
+//     stream (max_batch_inflight_per_stream) and refuses more with 429. A
+//     store sends a batch's messages back to back with only the commit
+//     acknowledged, keeps at most 16 open, and retries a 429 within the op
+//     timeout; one that persists is ErrUnavailable. Many gateways under a
+//     burst may want the server limit raised.
 //   - Secrets (user, password, token, credentials file) go to the client
 //     only: logs, errors and Describe show the servers without user
 //     information.
