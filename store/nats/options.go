@@ -97,6 +97,10 @@ func (o Options) withDefaults() (Options, error) {
 	if o.LeaseTTL <= 0 {
 		o.LeaseTTL = DefaultLeaseTTL
 	}
+	if o.LeaseTTL < time.Second {
+		// Heartbeats expire by per-message TTLs, in whole seconds.
+		return o, fmt.Errorf("lease TTL %s: at least 1s", o.LeaseTTL)
+	}
 	if o.SweepInterval <= 0 {
 		o.SweepInterval = DefaultSweepInterval
 	}
