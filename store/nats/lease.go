@@ -1,11 +1,9 @@
 package nats
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -149,28 +147,26 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		st  stateMsg
 		seq uint64
 		key string
-		due time.Time
 		ev  uint64
 		m   *eventMeta
 	}
 	now := s.clock.Now()
+	// A few candidates more than max: some may be lost to other gateways.
+	want := max + 16
 	var cands []cand
 	s.v.mu.RLock()
 	if t := s.v.targets[target]; t != nil {
-		for st := range t.pending {
-			if st.msg.Due.After(now) || s.v.alive(st.msg.Holder, s.holder, s.opts.LeaseTTL) {
-				continue
+		t.queue.Ascend(func(st *vState) bool {
+			if st.msg.Due.After(now) {
+				return false
 			}
-			cands = append(cands, cand{st: st.msg, seq: st.seq, key: st.ev.key, due: st.msg.Due, ev: st.ev.seq, m: st.ev.meta})
-		}
+			if !s.v.alive(st.msg.Holder, s.holder, s.opts.LeaseTTL) {
+				cands = append(cands, cand{st: st.msg, seq: st.seq, key: st.ev.key, ev: st.ev.seq, m: st.ev.meta})
+			}
+			return len(cands) < want
+		})
 	}
 	s.v.mu.RUnlock()
-	slices.SortFunc(cands, func(a, b cand) int {
-		if c := a.due.Compare(b.due); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.ev, b.ev)
-	})
 
 	var (
 		out  []store.Delivery

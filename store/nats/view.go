@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/btree"
 	"github.com/nats-io/nats.go"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
@@ -52,7 +53,16 @@ type vState struct {
 
 type vTarget struct {
 	pending map[*vState]struct{}
+	queue   *btree.BTreeG[*vState] // the pending states by due time, then event seq
 	dead    int64
+}
+
+// dueOrder orders a target's queue: oldest due first, then oldest event.
+func dueOrder(a, b *vState) bool {
+	if c := a.msg.Due.Compare(b.msg.Due); c != 0 {
+		return c < 0
+	}
+	return a.ev.seq < b.ev.seq
 }
 
 func newView(subj subjects, signal func(string)) *view {
@@ -196,7 +206,7 @@ func cmpSeq(a, b uint64) int {
 func (v *view) target(name string) *vTarget {
 	t := v.targets[name]
 	if t == nil {
-		t = &vTarget{pending: make(map[*vState]struct{})}
+		t = &vTarget{pending: make(map[*vState]struct{}), queue: btree.NewG(16, dueOrder)}
 		v.targets[name] = t
 	}
 	return t
@@ -205,7 +215,9 @@ func (v *view) target(name string) *vTarget {
 func (v *view) track(st *vState) {
 	switch st.msg.Status {
 	case store.StatusPending:
-		v.target(st.target).pending[st] = struct{}{}
+		t := v.target(st.target)
+		t.pending[st] = struct{}{}
+		t.queue.ReplaceOrInsert(st)
 	case store.StatusDead:
 		v.target(st.target).dead++
 	}
@@ -219,6 +231,7 @@ func (v *view) untrack(st *vState) {
 	switch st.msg.Status {
 	case store.StatusPending:
 		delete(t.pending, st)
+		t.queue.Delete(st)
 	case store.StatusDead:
 		t.dead--
 	}
