@@ -11,6 +11,24 @@ import (
 type Stats struct {
 	Targets map[string]TargetStats `json:"targets"`
 	Store   StoreStats             `json:"store"`
+	Totals  Totals                 `json:"totals"`
+}
+
+// Totals counts what the answering process did since it started (not
+// since the store was created, and, with a shared store, not what other
+// gateways did): since is its start time, and a client that finds it
+// zero is talking to a server without totals.
+type Totals struct {
+	Since time.Time `json:"since,omitzero"`
+	// Received counts the events accepted and stored (answered 2xx);
+	// duplicates and refused requests are not counted.
+	Received int64 `json:"received"`
+	// Delivered, Retried and Dead count delivery attempts by result: the
+	// target answered 2xx, the delivery is due again, it became a dead
+	// letter.
+	Delivered int64 `json:"delivered"`
+	Retried   int64 `json:"retried"`
+	Dead      int64 `json:"dead"`
 }
 
 // TargetStats is one target's line in the stats.

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -88,19 +89,60 @@ func (a cliAdmin) do(ctx context.Context, method, uri string, body any) ([]byte,
 		defer resp.Body.Close()
 		b, err := io.ReadAll(io.LimitReader(resp.Body, cliMaxAdminBody))
 		if err == nil && (resp.StatusCode < 200 || resp.StatusCode > 299) {
-			err = fmt.Errorf("caddy responded with HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(b))
+			err = &cliAdminError{status: resp.StatusCode, message: cliAdminMessage(b)}
 		}
 		ch <- answer{body: b, err: err}
 	}()
 	select {
 	case ans := <-ch:
 		if ans.err != nil {
-			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{ans.err})
+			return nil, fmt.Errorf("%s %s: %w", method, uri, cliSafeError{cliAdminErrorOf(ans.err)})
 		}
 		return ans.body, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// cliAdminError is an error answer of the admin API: its status and the
+// message of its {"error":"…"} body.
+type cliAdminError struct {
+	status  int
+	message string
+}
+
+func (e *cliAdminError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.message) }
+
+// cliAdminMessage is the text of an error answer: the "error" of a JSON
+// {"error":"…"}, decoded (Caddy's encoder writes '<' as \u003c), else the
+// body as it came.
+func cliAdminMessage(body []byte) string {
+	var answer struct {
+		Error *string `json:"error"`
+	}
+	if err := json.Unmarshal(body, &answer); err == nil && answer.Error != nil {
+		return *answer.Error
+	}
+	return string(bytes.TrimSpace(body))
+}
+
+// cliAdminErrorPrefix starts the error caddycmd.AdminAPIRequest returns
+// for an answer of 400 or more, followed by the status and the body.
+const cliAdminErrorPrefix = "caddy responded with error: HTTP "
+
+// cliAdminErrorOf turns caddycmd's error for an error answer, which
+// quotes the body raw, into a cliAdminError; other errors are kept.
+func cliAdminErrorOf(err error) error {
+	rest, ok := strings.CutPrefix(err.Error(), cliAdminErrorPrefix)
+	if !ok {
+		return err
+	}
+	code, body, ok := strings.Cut(rest, ": ")
+	status, convErr := strconv.Atoi(code)
+	if !ok || convErr != nil {
+		return err
+	}
+	return &cliAdminError{status: status, message: cliAdminMessage([]byte(body))}
 }
 
 // cliSafeError is an error whose text is made safe for a terminal: an
@@ -113,8 +155,8 @@ func (e cliSafeError) Unwrap() error { return e.err }
 // cliEventsQuery builds the query of GET /webhook_inbox/events from flags.
 func cliEventsQuery(fs *pflag.FlagSet, withCursor bool) (url.Values, error) {
 	q := url.Values{}
-	for _, name := range []string{"status", "target", "source", "type", "cursor"} {
-		if name == "cursor" && !withCursor {
+	for _, name := range []string{"status", "target", "source", "type", "since", "until", "cursor"} {
+		if name == "cursor" && !withCursor || fs.Lookup(name) == nil {
 			continue
 		}
 		v, err := fs.GetString(name)
@@ -156,6 +198,24 @@ func cliEventPath(id string) string {
 	return adminapi.EventsPath + "/" + cliPathSegment(id)
 }
 
+// cliEventURI is the admin URI of one event (with suffix, such as
+// "/replay"), naming its source when --source gives one: an ID that two
+// sources hold is two events, and the admin API answers 409 without it.
+func cliEventURI(id, suffix string, fs *pflag.FlagSet, q url.Values) string {
+	if source, _ := fs.GetString("source"); source != "" {
+		if q == nil {
+			q = url.Values{}
+		}
+		q.Set("source", source)
+	}
+	return cliWithQuery(cliEventPath(id)+suffix, q)
+}
+
+// cliAddSourceFlag adds --source to a per-event command.
+func cliAddSourceFlag(fs *pflag.FlagSet) {
+	fs.String("source", "", "The event's source (the handler's name); needed when two sources hold the ID")
+}
+
 // cliPathSegment escapes s as one path segment. url.PathEscape leaves
 // dots alone, so the IDs "." and ".." would be dot segments, which HTTP
 // clients and Caddy's admin server clean away: `webhook replay ..` became
@@ -172,13 +232,16 @@ func cliPathSegment(s string) string {
 // cliEventsCommand is `caddy webhook events`.
 func cliEventsCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "events [--status pending|delivered|dead|unrouted|orphaned] [--target T] [--source S] [--type E] [--limit N] [--cursor C] [--json]",
+		Use:   "events [--status pending|delivered|dead|unrouted|orphaned] [--target T] [--source S] [--type E] [--since T] [--until T] [--limit N] [--cursor C] [--json]",
 		Short: "Lists stored events over the admin API",
 		Long: `
 Lists stored events, newest first, with GET /webhook_inbox/events on the
 admin endpoint: ID, source, type, status, targets (with each target's
-delivery status) and receive time. When there are more, it prints the
-cursor that continues the list (--cursor). --json prints the admin's answer.
+delivery status) and receive time. --since and --until bound the receive
+time (--since included, --until not); each takes an RFC 3339 time
+(2024-01-20T10:30:00Z), Unix seconds, or a duration meaning that long ago
+(90m). When there are more, it prints the cursor that continues the list
+(--cursor). --json prints the admin's answer.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -187,6 +250,8 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 	fs.String("target", "", "Only events routed to this target")
 	fs.String("source", "", "Only events received by this source (handler name)")
 	fs.String("type", "", "Only events of this type (the payload's \"event\")")
+	fs.String("since", "", "Only events received at or after this time: RFC 3339, Unix seconds, or a duration ago (1h)")
+	fs.String("until", "", "Only events received before this time: RFC 3339, Unix seconds, or a duration ago (1h)")
 	fs.Int("limit", 0, "Page size (default: the admin API's)")
 	fs.String("cursor", "", "Continue a previous listing")
 	fs.Bool("json", false, "Print the raw JSON answer")
@@ -208,13 +273,13 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 			return cliPrintJSON(out, body)
 		}
-		events, next, err := cliDecodeEvents(body)
+		page, err := cliDecodeAnswer[adminapi.Events](body, "events list")
 		if err != nil {
 			return err
 		}
-		cliPrintEventTable(out, events)
-		if next != "" {
-			fmt.Fprintf(out, "\nnext cursor: %s\n", next)
+		cliPrintEventTable(out, page.Events)
+		if page.NextCursor != "" {
+			fmt.Fprintf(out, "\nnext cursor: %s\n", cliSafe(page.NextCursor))
 		}
 		return nil
 	})
@@ -224,7 +289,7 @@ cursor that continues the list (--cursor). --json prints the admin's answer.
 // cliEventCommand is `caddy webhook event`.
 func cliEventCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "event <id> [--json]",
+		Use:   "event <id> [--source S] [--json]",
 		Short: "Shows one stored event over the admin API",
 		Long: `
 Shows one event with GET /webhook_inbox/events/{id} on the admin endpoint:
@@ -234,6 +299,7 @@ body when the admin API includes it. --json prints the admin's answer.
 		Args: cobra.ExactArgs(1),
 	}
 	cmd.Flags().Bool("json", false, "Print the raw JSON answer")
+	cliAddSourceFlag(cmd.Flags())
 	cliAddAdminFlags(cmd.Flags())
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		if args[0] == "" {
@@ -243,14 +309,19 @@ body when the admin API includes it. --json prints the admin's answer.
 		if err != nil {
 			return err
 		}
-		body, err := admin.do(ctx, http.MethodGet, cliEventPath(args[0]), nil)
+		body, err := admin.do(ctx, http.MethodGet, cliEventURI(args[0], "", cmd.Flags(), nil), nil)
 		if err != nil {
 			return err
 		}
 		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 			return cliPrintJSON(cmd.OutOrStdout(), body)
 		}
-		return cliPrintEvent(cmd.OutOrStdout(), body)
+		ev, err := cliDecodeAnswer[adminapi.Event](body, "event")
+		if err != nil {
+			return err
+		}
+		cliPrintEvent(cmd.OutOrStdout(), ev)
+		return nil
 	})
 	return cmd
 }

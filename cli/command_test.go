@@ -72,7 +72,7 @@ func TestCommandRegistered(t *testing.T) {
 	for _, c := range root.Commands() {
 		names = append(names, c.Name())
 	}
-	want := []string{"event", "events", "replay", "send", "sign", "stats", "tail"}
+	want := []string{"delete", "event", "events", "replay", "send", "sign", "stats", "tail"}
 	slices.Sort(names)
 	if !slices.Equal(names, want) {
 		t.Fatalf("subcommands = %v, want %v", names, want)
@@ -90,6 +90,10 @@ func TestCommandReplayFlags(t *testing.T) {
 		{name: "one event", args: []string{"evt_1"}, wantURI: "/webhook_inbox/events/evt_1/replay"},
 		{name: "one event to a target", args: []string{"evt_1", "--target", "app"}, wantURI: "/webhook_inbox/events/evt_1/replay?target=app"},
 		{name: "id is escaped", args: []string{"a/b c?d"}, wantURI: "/webhook_inbox/events/a%2Fb%20c%3Fd/replay"},
+		// An ID two sources hold is two events: --source names one.
+		{name: "one source's event", args: []string{"evt_1", "--source", "stripe"}, wantURI: "/webhook_inbox/events/evt_1/replay?source=stripe"},
+		{name: "one source's event to a target", args: []string{"evt_1", "--source", "a&b", "--target", "app"},
+			wantURI: "/webhook_inbox/events/evt_1/replay?source=a%26b&target=app"},
 		// Dot segments are cleaned away by HTTP servers and clients ("replay
 		// .." would become POST /webhook_inbox/replay): their dots are escaped.
 		{name: "id . is escaped", args: []string{"."}, wantURI: "/webhook_inbox/events/%2E/replay"},
@@ -114,6 +118,7 @@ func TestCommandReplayFlags(t *testing.T) {
 		{name: "filter without dead", args: []string{"evt_1", "--filter", "true"}, wantErr: "--filter applies only with --dead"},
 		{name: "dry run without dead", args: []string{"evt_1", "--dry-run"}, wantErr: "--dry-run applies only with --dead"},
 		{name: "negative rate", args: []string{"--dead", "--rate", "-1"}, wantErr: "--rate -1"},
+		{name: "source with dead", args: []string{"--dead", "--source", "stripe"}, wantErr: "--source applies to one event"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,6 +260,53 @@ func TestCommandSign(t *testing.T) {
 			}
 			if out != want {
 				t.Errorf("output = %q, want %q", out, want)
+			}
+		})
+	}
+}
+
+// TestCommandHelpPointsAtREADME ends the help of `caddy webhook` and of
+// each subcommand with its README section, not Caddy's footer (issue 16,
+// item 6), and each section exists in README.md. The root is set up as
+// caddycmd sets up its own: Caddy's footer on the root's help template.
+func TestCommandHelpPointsAtREADME(t *testing.T) {
+	const caddyFooter = "https://caddyserver.com/docs/command-line"
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for line := range strings.Lines(string(readme)) {
+		if strings.HasPrefix(line, "#") {
+			anchors[cliAnchor(strings.TrimSpace(strings.TrimLeft(line, "#")))] = true
+		}
+	}
+	reg := caddycmd.Commands()["webhook"]
+	for _, args := range [][]string{{"--help"}, {"send", "--help"}, {"sign", "--help"}, {"events", "--help"},
+		{"event", "--help"}, {"replay", "--help"}, {"delete", "--help"}, {"stats", "--help"}, {"tail", "--help"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			root := &cobra.Command{Use: "caddy"}
+			root.SetHelpTemplate(root.HelpTemplate() + "\nFull documentation is available at:\n" + caddyFooter + "\n")
+			webhook := &cobra.Command{Use: "webhook " + reg.Usage, Short: reg.Short, Long: reg.Long}
+			reg.CobraFunc(webhook)
+			root.AddCommand(webhook)
+			var out bytes.Buffer
+			root.SetOut(&out)
+			root.SetArgs(append([]string{"webhook"}, args...))
+			if err := root.Execute(); err != nil {
+				t.Fatal(err)
+			}
+			section := "CLI"
+			if args[0] != "--help" {
+				section = "caddy webhook " + args[0]
+			}
+			want := "Full documentation is in README.md, section \"" + section + "\":\n" +
+				cliDocsURL + "#" + cliAnchor(section) + "\n"
+			if !strings.HasSuffix(out.String(), want) || strings.Contains(out.String(), caddyFooter) {
+				t.Errorf("help ends:\n%s\nwant it to end with:\n%s", out.String()[max(0, out.Len()-300):], want)
+			}
+			if !anchors[cliAnchor(section)] {
+				t.Errorf("README.md has no section %q (#%s)", section, cliAnchor(section))
 			}
 		})
 	}

@@ -59,16 +59,38 @@ func TestCLIAgainstRunningInstance(t *testing.T) {
 	}
 	id := list.Events[0].ID
 
+	// The totals count an attempt just after its outcome is stored.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out, _, _ := cliRunBinary(t, nil, nil, "webhook", "stats", admin)
+		if strings.Contains(out, ", dead 2\n") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
 	tests := []struct {
-		name string
-		args []string
-		want []string // substrings of stdout
+		name    string
+		args    []string
+		want    []string // substrings of stdout
+		wantNot []string
 	}{
-		{"events table", []string{"webhook", "events", admin, "--status", "dead"}, []string{id, "cost.exceeded", "dead"}},
-		{"one event with its attempt", []string{"webhook", "event", id, admin}, []string{id, "410", "endpoint retired"}},
-		{"stats", []string{"webhook", "stats", admin}, []string{"app", "2"}},
-		{"bulk replay dry run", []string{"webhook", "replay", "--dead", "--target", "app", "--filter", `event.event == "cost.exceeded"`, "--dry-run", admin}, []string{"2"}},
-		{"replay one event", []string{"webhook", "replay", id, admin}, []string{"app"}},
+		{name: "events table", args: []string{"webhook", "events", admin, "--status", "dead"}, want: []string{id, "cost.exceeded", "dead", "app:dead"}},
+		{name: "events since an hour ago", args: []string{"webhook", "events", admin, "--since", "1h", "--json"}, want: []string{id}},
+		{name: "events until 2000", args: []string{"webhook", "events", admin, "--until", "2000-01-01T00:00:00Z"}, want: []string{"(no events)"}},
+		{
+			name: "one event with its attempt",
+			args: []string{"webhook", "event", id, admin},
+			want: []string{id, "targets:\n  app  dead  attempts=1", "  410  ", "\n      | endpoint retired\n", "body (JSON, "},
+		},
+		{
+			name:    "stats with totals and the store as text",
+			args:    []string{"webhook", "stats", admin},
+			want:    []string{"app ", "since start (", "this process): received 2, delivered 0, retried 0, dead 2\n", "store: badger, " + in.Data + ", ", " used, ", " free\n"},
+			wantNot: []string{"{", "size_bytes"},
+		},
+		{name: "stats as JSON", args: []string{"webhook", "stats", admin, "--json"}, want: []string{`"totals": {`, `"size_bytes": `}},
+		{name: "bulk replay dry run", args: []string{"webhook", "replay", "--dead", "--target", "app", "--filter", `event.event == "cost.exceeded"`, "--dry-run", admin}, want: []string{"would replay 2 dead letters (dry run)"}},
+		{name: "replay one event", args: []string{"webhook", "replay", id, admin}, want: []string{"replayed " + id + " (source unicraft) to app\n"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -81,13 +103,31 @@ func TestCLIAgainstRunningInstance(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, out)
 				}
 			}
+			for _, w := range tt.wantNot {
+				if strings.Contains(out, w) {
+					t.Errorf("output has %q:\n%s", w, out)
+				}
+			}
+			if n := strings.Count(out, "targets:"); n > 1 {
+				t.Errorf("targets: printed %d times:\n%s", n, out)
+			}
 		})
 	}
 
-	t.Run("unknown event is an error", func(t *testing.T) {
+	t.Run("unknown event is an error with the admin's message", func(t *testing.T) {
 		_, errOut, code := cliRunBinary(t, nil, nil, "webhook", "event", "no-such-event", admin)
-		if code == 0 || !strings.Contains(errOut, "404") {
+		if code == 0 || !strings.Contains(errOut, "HTTP 404: ") || strings.Contains(errOut, `{"error"`) {
 			t.Fatalf("exit %d, stderr %s", code, errOut)
+		}
+	})
+
+	t.Run("help points at the README", func(t *testing.T) {
+		for _, sub := range []string{"stats", "tail"} {
+			out, errOut, code := cliRunBinary(t, nil, nil, "webhook", sub, "--help")
+			want := cliDocsURL + "#caddy-webhook-" + sub + "\n"
+			if code != 0 || !strings.HasSuffix(out, want) || strings.Contains(out, "caddyserver.com/docs/command-line") {
+				t.Errorf("webhook %s --help: exit %d, ends %q, want %q\n%s", sub, code, out[max(0, len(out)-200):], want, errOut)
+			}
 		}
 	})
 
@@ -100,6 +140,59 @@ func TestCLIAgainstRunningInstance(t *testing.T) {
 			t.Fatalf("tail output lacks %s:\n%s", id, out)
 		}
 	})
+}
+
+// TestCLITailFollowsStatus runs the real binary's tail against a real
+// gateway whose target holds its answer until the test lets it go: the
+// event is printed pending, then again when it is delivered (issue 16,
+// item 5).
+func TestCLITailFollowsStatus(t *testing.T) {
+	release := make(chan struct{})
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer app.Close()
+	defer func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	}()
+	cfg := strings.Replace(cliConfig, "http://127.0.0.1:9/hook", app.URL+"/hook", 1)
+	in := testcaddy.Start(t, cfg, "TEST_CLI_SECRET=cli-live-secret")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out cliLockedBuffer
+	cmd := exec.CommandContext(ctx, testcaddy.Binary(t), "webhook", "tail", "--address="+in.Admin, "--interval", "50ms")
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	defer func() {
+		cancel()
+		_ = cmd.Wait()
+	}()
+	if o, errOut, code := cliRunBinary(t, nil, nil, "webhook", "send", "--url", in.URL("/hook"),
+		"--secret", "cli-live-secret", "--event", "request.completed", "--count", "1"); code != 0 {
+		t.Fatalf("send: exit %d\n%s\n%s", code, o, errOut)
+	}
+	waitFor := func(what string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); !strings.Contains(out.String(), what); {
+			if time.Now().After(deadline) {
+				t.Fatalf("tail never printed %q:\n%s", what, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitFor("  request.completed  pending  app:pending\n")
+	close(release)
+	waitFor("  request.completed  delivered  app:delivered\n")
 }
 
 // TestCLIDotIDs addresses events whose IDs are path dot segments, or look

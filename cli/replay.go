@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
@@ -21,7 +23,6 @@ import (
 type cliReplayRequest struct {
 	uri  string
 	body *adminapi.BulkReplay // nil for a single event
-	id   string
 }
 
 // cliReplayCommand is `caddy webhook replay`.
@@ -47,6 +48,7 @@ second. --dry-run only counts what would be replayed.
 	fs.Bool("dry-run", false, "With --dead: count what would be replayed, replay nothing")
 	fs.Float64("rate", 0, "With --dead: replayed events per second; 0 is the admin API's default")
 	fs.Bool("json", false, "Print the raw JSON answer")
+	cliAddSourceFlag(fs)
 	cliAddAdminFlags(fs)
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, args []string) error {
 		req, err := cliParseReplay(cmd.Flags(), args)
@@ -70,9 +72,9 @@ second. --dry-run only counts what would be replayed.
 			return cliPrintJSON(out, body)
 		}
 		if req.body != nil {
-			return cliPrintBulkReplay(out, body, req.body.DryRun)
+			return cliPrintBulkReplay(out, body)
 		}
-		return cliPrintReplay(out, body, req.id)
+		return cliPrintReplay(out, body)
 	})
 	return cmd
 }
@@ -89,6 +91,9 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 	case !dead && len(args) == 0:
 		return cliReplayRequest{}, errors.New("give an event ID, or --dead to replay dead letters")
 	}
+	if dead && fs.Changed("source") {
+		return cliReplayRequest{}, errors.New("--source applies to one event, not with --dead")
+	}
 	if !dead {
 		for _, name := range []string{"filter", "dry-run", "rate"} {
 			if fs.Changed(name) {
@@ -99,11 +104,11 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 		if id == "" {
 			return cliReplayRequest{}, errors.New("event id is empty")
 		}
-		uri := cliEventPath(id) + "/replay"
+		var q url.Values
 		if target != "" {
-			uri += "?" + url.Values{"target": {target}}.Encode()
+			q = url.Values{"target": {target}}
 		}
-		return cliReplayRequest{uri: uri, id: id}, nil
+		return cliReplayRequest{uri: cliEventURI(id, "/replay", fs, q)}, nil
 	}
 	if rate < 0 || math.IsNaN(rate) || math.IsInf(rate, 0) {
 		return cliReplayRequest{}, fmt.Errorf("--rate %v: want events per second, 0 for the default", rate)
@@ -118,34 +123,51 @@ func cliParseReplay(fs *pflag.FlagSet, args []string) (cliReplayRequest, error) 
 }
 
 // cliPrintReplay prints the answer to a single replay.
-func cliPrintReplay(w io.Writer, body []byte, id string) error {
-	m, ok := cliDecodeObject(body)
-	if !ok {
-		fmt.Fprintf(w, "replayed %s\n", cliSafe(id))
-		return nil
+func cliPrintReplay(w io.Writer, body []byte) error {
+	r, err := cliDecodeAnswer[adminapi.Replayed](body, "replay answer")
+	if err != nil {
+		return err
 	}
-	line := "replayed " + cliSafe(id)
-	if targets := cliTargetNames(m); targets != "" {
-		line += " to " + targets
+	targets := make([]string, 0, len(r.Targets))
+	for _, t := range r.Targets {
+		targets = append(targets, cliSafe(t))
 	}
-	fmt.Fprintln(w, line)
+	_, err = fmt.Fprintf(w, "replayed %s (source %s) to %s\n", cliSafe(r.ID), cliSafe(r.Source), strings.Join(targets, ", "))
+	return err
+}
+
+// cliPrintBulkReplay prints the answer to a bulk replay: what a dry run
+// matched, or what was requeued and how the redeliveries are spread.
+func cliPrintBulkReplay(w io.Writer, body []byte) error {
+	r, err := cliDecodeAnswer[adminapi.BulkReplayed](body, "bulk replay answer")
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.DryRun && r.Matched != nil:
+		fmt.Fprintf(w, "would replay %s (dry run)\n", cliCount(*r.Matched, "dead letter", "dead letters"))
+	case r.Requeued != nil:
+		line := "replayed " + cliCount(*r.Requeued, "dead letter", "dead letters")
+		if r.SpreadSeconds != nil && *r.SpreadSeconds > 0 {
+			line += fmt.Sprintf(", spread over %s at %g per second",
+				cliSpread(time.Duration(*r.SpreadSeconds*float64(time.Second))), r.Rate)
+		}
+		fmt.Fprintln(w, line)
+	default:
+		return fmt.Errorf("the bulk replay answer has no count: %s", cliSafe(string(bytes.TrimSpace(body))))
+	}
+	if r.FilterErrors > 0 {
+		fmt.Fprintf(w, "the filter failed on %s (not replayed): %s\n",
+			cliCount(r.FilterErrors, "dead letter", "dead letters"), cliSafe(r.FilterError))
+	}
 	return nil
 }
 
-// cliPrintBulkReplay prints the count in the answer to a bulk replay.
-func cliPrintBulkReplay(w io.Writer, body []byte, dryRun bool) error {
-	m, ok := cliDecodeObject(body)
-	var count any
-	if ok {
-		count, ok = cliField(m, "count", "requeued", "replayed", "matched", "total")
+// cliSpread rounds how long a replay's redeliveries are spread over:
+// to the millisecond under a minute, else to the second.
+func cliSpread(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Millisecond).String()
 	}
-	if !ok {
-		return cliPrintJSON(w, body)
-	}
-	if dryRun {
-		fmt.Fprintf(w, "would replay %s dead letters (dry run)\n", cliString(count))
-	} else {
-		fmt.Fprintf(w, "replayed %s dead letters\n", cliString(count))
-	}
-	return nil
+	return d.Round(time.Second).String()
 }

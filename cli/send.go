@@ -76,10 +76,10 @@ request failed or was answered with a non-2xx status.
 		}
 		sum.print(cmd.OutOrStdout())
 		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted after %d of %d requests", sum.total(), opts.Count)
+			return fmt.Errorf("interrupted after %d of %s", sum.total(), cliCount(opts.Count, "request", "requests"))
 		}
 		if n := sum.failed(); n > 0 {
-			return fmt.Errorf("%d of %d requests failed", n, sum.total())
+			return fmt.Errorf("%d of %s failed", n, cliCount(sum.total(), "request", "requests"))
 		}
 		return nil
 	})
@@ -308,7 +308,7 @@ func (s *cliSendSummary) print(w io.Writer) {
 	if secs > 0 {
 		rps = float64(n) / secs
 	}
-	fmt.Fprintf(w, "sent %d requests in %s (%.1f req/s, concurrency %d)\n", n, s.elapsed.Round(time.Millisecond), rps, s.conc)
+	fmt.Fprintf(w, "sent %s in %s (%.1f req/s, concurrency %d)\n", cliCount(n, "request", "requests"), s.elapsed.Round(time.Millisecond), rps, s.conc)
 
 	statuses := map[int]int{}
 	excerpts := map[int]string{}

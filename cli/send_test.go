@@ -229,3 +229,14 @@ func TestCommandSendPacing(t *testing.T) {
 		t.Error("a cancelled run sent everything")
 	}
 }
+
+// TestCommandSendSummaryOne says one request in the singular (issue 16,
+// item 4).
+func TestCommandSendSummaryOne(t *testing.T) {
+	s := &cliSendSummary{elapsed: time.Second, conc: 1, results: []cliSendResult{{status: 202, latency: time.Millisecond}}}
+	var out bytes.Buffer
+	s.print(&out)
+	if want := "sent 1 request in 1s (1.0 req/s, concurrency 1)\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("summary starts %q, want %q", out.String(), want)
+	}
+}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -12,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 )
@@ -24,7 +24,10 @@ func cliStatsCommand() *cobra.Command {
 		Long: `
 Shows, per target, the pending and dead counts, the age of the oldest
 pending event and the circuit breaker's state, with GET
-/webhook_inbox/stats on the admin endpoint. --json prints the admin's answer.
+/webhook_inbox/stats on the admin endpoint; then the totals since the
+answering Caddy process started (events received, attempts delivered,
+retried and dead-lettered) and the store with its size and free space.
+--json prints the admin's answer.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -42,80 +45,34 @@ pending event and the circuit breaker's state, with GET
 		if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
 			return cliPrintJSON(cmd.OutOrStdout(), body)
 		}
-		return cliPrintStats(cmd.OutOrStdout(), body)
+		st, err := cliDecodeAnswer[adminapi.Stats](body, "stats")
+		if err != nil {
+			return err
+		}
+		cliPrintStats(cmd.OutOrStdout(), st, time.Now())
+		return nil
 	})
 	return cmd
 }
 
-// cliStatsRow is one target's line of `webhook stats`.
-type cliStatsRow struct {
-	name   string
-	fields map[string]any
-}
-
-// cliPrintStats prints a GET /webhook_inbox/stats answer as a table, one
-// row per target, then any other top-level fields. Targets may come as an
-// object keyed by name (under "targets" or at the top level) or as an array
-// of objects with a "target" or "name".
-func cliPrintStats(w io.Writer, body []byte) error {
-	v, err := cliDecode(body)
-	if err != nil {
-		return cliPrintJSON(w, body)
-	}
-	var rows []cliStatsRow
-	other := map[string]any{}
-	addRows := func(t any) {
-		switch t := t.(type) {
-		case map[string]any:
-			for name, f := range t {
-				if m, ok := f.(map[string]any); ok {
-					rows = append(rows, cliStatsRow{name: name, fields: m})
-				} else {
-					other[name] = f
-				}
-			}
-		case []any:
-			for _, f := range t {
-				if m, ok := f.(map[string]any); ok {
-					name, _ := cliField(m, "target", "name")
-					rows = append(rows, cliStatsRow{name: cliString(name), fields: m})
-				}
-			}
-		}
-	}
-	if m, ok := v.(map[string]any); ok {
-		if t, ok := m["targets"]; ok {
-			addRows(t)
-			for k, f := range m {
-				if k != "targets" {
-					other[k] = f
-				}
-			}
-		} else {
-			addRows(m)
-		}
-	} else {
-		addRows(v)
-	}
-	slices.SortFunc(rows, func(a, b cliStatsRow) int { return strings.Compare(a.name, b.name) })
-
+// cliPrintStats prints a GET /webhook_inbox/stats answer: a table with a
+// row per target, the totals since the answering process started, and
+// the store with its sizes in human units.
+func cliPrintStats(w io.Writer, st adminapi.Stats, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TARGET\tPENDING\tDEAD\tOLDEST PENDING\tCIRCUIT")
 	marks := map[string]bool{}
-	for _, r := range rows {
-		pending, _ := cliField(r.fields, "pending", "queue_depth")
-		dead, _ := cliField(r.fields, "dead", "dead_letters")
-		name := cliSafe(r.name)
-		if mark := cliTargetMark(r.fields); mark != "" {
-			name += " (" + mark + ")"
+	for _, name := range slices.Sorted(maps.Keys(st.Targets)) {
+		t := st.Targets[name]
+		row := cliSafe(name)
+		if mark := cliTargetMark(t); mark != "" {
+			row += " (" + mark + ")"
 			marks[mark] = true
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name,
-			cliOr(cliString(pending), "0"), cliOr(cliString(dead), "0"),
-			cliOldestPending(r.fields, time.Now()), cliCircuit(r.fields))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\n", row, t.Pending, t.Dead, cliOldestPending(t, now), cliCircuit(t))
 	}
 	tw.Flush()
-	if len(rows) == 0 {
+	if len(st.Targets) == 0 {
 		fmt.Fprintln(w, "(no targets with pending or dead events)")
 	}
 	if marks[cliMarkOrphaned] {
@@ -124,10 +81,38 @@ func cliPrintStats(w io.Writer, body []byte) error {
 	if marks[cliMarkRemoved] {
 		fmt.Fprintln(w, "removed: not in the running config; only its dead letters are left")
 	}
-	for _, k := range slices.Sorted(maps.Keys(other)) {
-		fmt.Fprintf(w, "%s: %s\n", cliSafe(k), cliString(other[k]))
+	if tt := st.Totals; !tt.Since.IsZero() {
+		fmt.Fprintf(w, "since start (%s, this process): received %d, delivered %d, retried %d, dead %d\n",
+			cliTime(tt.Since), tt.Received, tt.Delivered, tt.Retried, tt.Dead)
 	}
-	return nil
+	fmt.Fprintln(w, cliStoreLine(st.Store))
+}
+
+// cliStoreLine describes the store on one line: its backend, where it
+// keeps its data, its size and the free space in human units.
+func cliStoreLine(s adminapi.StoreStats) string {
+	parts := []string{cliOr(cliSafe(s.Backend), "unknown backend")}
+	if s.Dir != "" {
+		parts = append(parts, cliSafe(s.Dir))
+	}
+	if s.Servers != "" {
+		parts = append(parts, "servers "+cliSafe(s.Servers))
+	}
+	if s.SizeBytes != nil {
+		if *s.SizeBytes >= 0 {
+			parts = append(parts, humanize.IBytes(uint64(*s.SizeBytes))+" used")
+		} else {
+			parts = append(parts, "size unknown")
+		}
+	}
+	if s.FreeSpaceBytes != nil {
+		if *s.FreeSpaceBytes >= 0 {
+			parts = append(parts, humanize.IBytes(uint64(*s.FreeSpaceBytes))+" free")
+		} else {
+			parts = append(parts, "free space unknown")
+		}
+	}
+	return "store: " + strings.Join(parts, ", ")
 }
 
 // How `webhook stats` marks a target the running config does not define.
@@ -139,11 +124,11 @@ const (
 // cliTargetMark returns how a stats row is marked: "orphaned" or
 // "removed" when the admin API says the target is not configured, else
 // nothing.
-func cliTargetMark(f map[string]any) string {
+func cliTargetMark(t adminapi.TargetStats) string {
 	switch {
-	case f["orphaned"] == true:
+	case t.Orphaned:
 		return cliMarkOrphaned
-	case f["configured"] == false:
+	case !t.Configured:
 		return cliMarkRemoved
 	}
 	return ""
@@ -157,34 +142,15 @@ func cliOr(s, def string) string {
 	return s
 }
 
-// cliOldestPending renders the age of a target's oldest pending event,
-// given in seconds or as the event's receive time.
-func cliOldestPending(f map[string]any, now time.Time) string {
-	v, ok := cliField(f, "oldest_pending_seconds", "oldest_pending_age", "oldest_pending_age_seconds", "oldest_pending")
-	if !ok {
-		return "-"
+// cliOldestPending renders the age of a target's oldest pending event.
+func cliOldestPending(t adminapi.TargetStats, now time.Time) string {
+	switch {
+	case t.OldestPendingSeconds > 0:
+		return cliAge(time.Duration(t.OldestPendingSeconds * float64(time.Second)))
+	case !t.OldestPending.IsZero():
+		return cliAge(now.Sub(t.OldestPending))
 	}
-	switch v := v.(type) {
-	case json.Number:
-		secs, err := v.Float64()
-		if err != nil {
-			return v.String()
-		}
-		if secs <= 0 {
-			return "-"
-		}
-		return cliAge(time.Duration(secs * float64(time.Second)))
-	case string:
-		t, err := time.Parse(time.RFC3339Nano, v)
-		if err != nil {
-			return cliSafe(v)
-		}
-		if t.IsZero() {
-			return "-"
-		}
-		return cliAge(now.Sub(t))
-	}
-	return cliString(v)
+	return "-"
 }
 
 // cliAge rounds a duration to whole seconds for reading.
@@ -195,36 +161,15 @@ func cliAge(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// cliCircuit renders a target's circuit breaker state: a string as it is,
-// or an object with "open" (and "next_probe") as open/closed.
-func cliCircuit(f map[string]any) string {
-	v, ok := cliField(f, "circuit", "circuit_state", "state", "breaker")
-	if !ok {
-		if up, ok := f["up"].(bool); ok {
-			if up {
-				return "up"
-			}
-			return "down"
-		}
-		return "-"
+// cliCircuit renders a target's circuit breaker: closed, or open with
+// its failures in a row and when it next probes the target.
+func cliCircuit(t adminapi.TargetStats) string {
+	if t.Circuit != "open" {
+		return cliOr(cliSafe(t.Circuit), "-")
 	}
-	m, isObj := v.(map[string]any)
-	if !isObj {
-		return cliString(v)
+	s := "open (" + cliCount(t.ConsecutiveFailures, "failure", "failures")
+	if !t.NextProbe.IsZero() {
+		s += ", next probe " + cliTime(t.NextProbe)
 	}
-	if st, ok := cliField(m, "state"); ok {
-		return cliString(st)
-	}
-	open, ok := m["open"].(bool)
-	if !ok {
-		return cliString(m)
-	}
-	if !open {
-		return "closed"
-	}
-	s := "open"
-	if np, ok := m["next_probe"].(string); ok && np != "" {
-		s += " (next probe " + cliTime(np) + ")"
-	}
-	return s
+	return s + ")"
 }

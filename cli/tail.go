@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -12,16 +14,26 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
+	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
-// cliTailMaxPages bounds how many pages one poll follows when more events
-// than --limit arrived since the last poll.
-const cliTailMaxPages = 20
+// Bounds of one tail's work and memory.
+const (
+	// cliTailMaxPages bounds how many pages one poll follows when more
+	// events than --limit arrived since the last poll.
+	cliTailMaxPages = 20
+	// cliTailMaxFollowed bounds how many pending events are followed at
+	// once; past it, the longest followed one is let go.
+	cliTailMaxFollowed = 1000
+	// cliTailChecksPerPoll bounds how many followed events one poll asks
+	// for one by one (those the listing did not show).
+	cliTailChecksPerPoll = 10
+)
 
 // cliTailCommand is `caddy webhook tail`.
 func cliTailCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "tail [--interval 1s] [--lines N] [--status S] [--target T] [--source S] [--type E]",
+		Use:   "tail [--interval 1s] [--lines N] [--status S] [--target T] [--source S] [--type E] [--follow-status=false] [--json]",
 		Short: "Prints new events as they arrive, until interrupted",
 		Long: `
 Polls GET /webhook_inbox/events on the admin endpoint every --interval and
@@ -29,6 +41,13 @@ prints each event received since the last one it printed, oldest first,
 until interrupted (ctrl-C). It starts with the --lines newest events. The
 filters are those of 'caddy webhook events'. A failed poll is reported on
 standard error and retried at the next interval.
+
+A pending event it printed is followed: when a target's state changes
+(delivered, a retry, dead-lettered) the event is printed again with its
+new status, until it is no longer pending. It follows at most 1000 events
+at once (the oldest is let go) and asks for at most 10 of them per poll;
+--follow-status=false prints each event once. --json prints each event as
+one line of JSON, an object of the events list's answer.
 `,
 		Args: cobra.NoArgs,
 	}
@@ -40,6 +59,8 @@ standard error and retried at the next interval.
 	fs.String("target", "", "Only events routed to this target")
 	fs.String("source", "", "Only events received by this source")
 	fs.String("type", "", "Only events of this type")
+	fs.Bool("follow-status", true, "Print a pending event again when it is delivered or dead-lettered")
+	fs.Bool("json", false, "Print each event as a line of JSON, in the events list's shape")
 	cliAddAdminFlags(fs)
 	cmd.RunE = cliRun(func(ctx context.Context, cmd *cobra.Command, _ []string) error {
 		fs := cmd.Flags()
@@ -47,6 +68,8 @@ standard error and retried at the next interval.
 		if interval <= 0 {
 			return fmt.Errorf("--interval %s: must be positive", interval)
 		}
+		follow, _ := fs.GetBool("follow-status")
+		asJSON, _ := fs.GetBool("json")
 		lines, _ := fs.GetInt("lines")
 		if lines < 0 {
 			return fmt.Errorf("--lines %d: must not be negative", lines)
@@ -65,8 +88,11 @@ standard error and retried at the next interval.
 			lines:    lines,
 			out:      cmd.OutOrStdout(),
 			errOut:   cmd.ErrOrStderr(),
-			lastKeys: map[string]bool{},
-			untimed:  map[string]bool{},
+			follow:   follow,
+			asJSON:   asJSON,
+			lastKeys: map[cliEventKey]bool{},
+			untimed:  map[cliEventKey]bool{},
+			followed: newCLIFollowed(cliTailMaxFollowed),
 		}
 		return t.run(ctx, interval)
 	})
@@ -82,10 +108,13 @@ type cliTailer struct {
 	out    io.Writer
 	errOut io.Writer
 
+	asJSON   bool // print each event as a line of JSON
+	follow   bool // print the later states of pending events
 	started  bool
 	lastTime time.Time
-	lastKeys map[string]bool // events received at lastTime
-	untimed  map[string]bool // events without a readable receive time
+	lastKeys map[cliEventKey]bool // events received at lastTime
+	untimed  map[cliEventKey]bool // events without a receive time
+	followed cliFollowed
 	lastErr  string
 }
 
@@ -123,41 +152,45 @@ func (t *cliTailer) run(ctx context.Context, interval time.Duration) error {
 }
 
 // poll fetches the newest events, following cursors while whole pages are
-// new, and prints the new ones oldest first.
+// new, prints the new ones oldest first, and then what changed of the
+// pending ones it follows.
 func (t *cliTailer) poll(ctx context.Context) error {
 	q := maps.Clone(t.query)
-	var fresh []map[string]any
+	var fresh []adminapi.EventSummary
+	listed := map[cliEventKey]bool{}
 	for range cliTailMaxPages {
 		body, err := t.admin.do(ctx, http.MethodGet, cliWithQuery(adminapi.EventsPath, q), nil)
 		if err != nil {
 			return err
 		}
-		events, next, err := cliDecodeEvents(body)
+		page, err := cliDecodeAnswer[adminapi.Events](body, "events list")
 		if err != nil {
 			return err
 		}
 		allNew := true
-		for _, ev := range events {
+		for _, ev := range page.Events {
 			if t.isNew(ev) {
 				fresh = append(fresh, ev)
-			} else {
-				allNew = false
+				continue
+			}
+			allNew = false
+			if t.followed.has(cliKeyOf(ev)) {
+				listed[cliKeyOf(ev)] = true
+				t.update(ev)
 			}
 		}
-		if !t.started || !allNew || next == "" {
+		if !t.started || !allNew || page.NextCursor == "" {
 			break
 		}
-		q.Set("cursor", next)
+		q.Set("cursor", page.NextCursor)
 	}
 	// The list is newest first; print oldest first.
 	slices.Reverse(fresh)
-	slices.SortStableFunc(fresh, func(a, b map[string]any) int {
-		ta, oka := cliReceivedAt(a)
-		tb, okb := cliReceivedAt(b)
-		if !oka || !okb {
+	slices.SortStableFunc(fresh, func(a, b adminapi.EventSummary) int {
+		if a.ReceivedAt.IsZero() || b.ReceivedAt.IsZero() {
 			return 0
 		}
-		return ta.Compare(tb)
+		return a.ReceivedAt.Compare(b.ReceivedAt)
 	})
 	show := fresh
 	if !t.started {
@@ -165,46 +198,118 @@ func (t *cliTailer) poll(ctx context.Context) error {
 		t.started = true
 	}
 	for _, ev := range show {
-		row := cliEventRow(ev)
-		fmt.Fprintf(t.out, "%s  %s  %s  %s  %s  %s\n", row[5], row[0], row[1], row[2], row[3], row[4])
+		row := t.print(ev)
+		if t.follow && ev.Status == store.StatusPending {
+			t.followed.add(cliKeyOf(ev), row)
+			listed[cliKeyOf(ev)] = true
+		}
 	}
 	for _, ev := range fresh {
 		t.markSeen(ev)
 	}
+	return t.recheck(ctx, listed)
+}
+
+// print prints ev on one line, as text or with --json as the listing's
+// JSON object, and returns its text line.
+func (t *cliTailer) print(ev adminapi.EventSummary) string {
+	line := cliTailLine(ev)
+	if !t.asJSON {
+		fmt.Fprintln(t.out, line)
+		return line
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		fmt.Fprintln(t.errOut, "tail: encoding an event:", err)
+		return line
+	}
+	t.out.Write(append(cliEscapeJSON(b), '\n'))
+	return line
+}
+
+// cliTailLine is ev as tail prints it: receive time, ID, source, type,
+// status, targets.
+func cliTailLine(ev adminapi.EventSummary) string {
+	row := cliEventRow(ev)
+	return fmt.Sprintf("%s  %s  %s  %s  %s  %s", row[5], row[0], row[1], row[2], row[3], row[4])
+}
+
+// update prints a followed event again when its status or a target's
+// changed since it was printed, and stops following it once it is no
+// longer pending.
+func (t *cliTailer) update(ev adminapi.EventSummary) {
+	key := cliKeyOf(ev)
+	last, ok := t.followed.get(key)
+	if !ok {
+		return
+	}
+	line := cliTailLine(ev)
+	if line != last {
+		t.print(ev)
+	}
+	if ev.Status == store.StatusPending {
+		t.followed.set(key, line)
+	} else {
+		t.followed.remove(key)
+	}
+}
+
+// recheck asks for up to cliTailChecksPerPoll followed events that the
+// listing did not show, the longest unchecked first, and prints what
+// changed. An event no longer stored (purged, expired) is dropped.
+func (t *cliTailer) recheck(ctx context.Context, listed map[cliEventKey]bool) error {
+	for _, key := range t.followed.due(cliTailChecksPerPoll, listed) {
+		q := url.Values{"source": {key.source}}
+		body, err := t.admin.do(ctx, http.MethodGet, cliWithQuery(cliEventPath(key.id), q), nil)
+		var answer *cliAdminError
+		if errors.As(err, &answer) && answer.status == http.StatusNotFound {
+			t.followed.remove(key)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		ev, err := cliDecodeAnswer[adminapi.Event](body, "event")
+		if err != nil {
+			return err
+		}
+		t.update(cliSummaryOf(ev))
+	}
 	return nil
 }
 
-// cliReceivedAt reads an event's receive time.
-func cliReceivedAt(ev map[string]any) (time.Time, bool) {
-	s, ok := ev["received_at"].(string)
-	if !ok {
-		return time.Time{}, false
+// cliSummaryOf is the listing's view of one event.
+func cliSummaryOf(ev adminapi.Event) adminapi.EventSummary {
+	s := adminapi.EventSummary{ID: ev.ID, Source: ev.Source, Type: ev.Type, Status: ev.Status,
+		ReceivedAt: ev.ReceivedAt, ClientIP: ev.ClientIP}
+	for _, d := range ev.Targets {
+		s.Targets = append(s.Targets, adminapi.TargetSummary{Target: d.Target, Status: d.Status,
+			Attempts: d.AttemptCount, Due: d.Due, Reason: d.Reason})
 	}
-	ts, err := time.Parse(time.RFC3339Nano, s)
-	return ts, err == nil
+	return s
 }
 
 // cliEventKey identifies an event: IDs are unique per source.
-func cliEventKey(ev map[string]any) string {
-	return cliString(ev["source"]) + "\x00" + cliString(ev["id"])
-}
+type cliEventKey struct{ source, id string }
+
+func cliKeyOf(ev adminapi.EventSummary) cliEventKey { return cliEventKey{ev.Source, ev.ID} }
 
 // isNew reports whether ev was not printed yet.
-func (t *cliTailer) isNew(ev map[string]any) bool {
-	key := cliEventKey(ev)
-	ts, ok := cliReceivedAt(ev)
-	if !ok {
+func (t *cliTailer) isNew(ev adminapi.EventSummary) bool {
+	key := cliKeyOf(ev)
+	if ev.ReceivedAt.IsZero() {
 		return !t.untimed[key]
 	}
+	ts := ev.ReceivedAt
 	return ts.After(t.lastTime) || ts.Equal(t.lastTime) && !t.lastKeys[key]
 }
 
 // markSeen records ev as printed.
-func (t *cliTailer) markSeen(ev map[string]any) {
-	key := cliEventKey(ev)
-	ts, ok := cliReceivedAt(ev)
+func (t *cliTailer) markSeen(ev adminapi.EventSummary) {
+	key := cliKeyOf(ev)
+	ts := ev.ReceivedAt
 	switch {
-	case !ok:
+	case ts.IsZero():
 		if len(t.untimed) >= cliMaxUntimed {
 			clear(t.untimed)
 		}

@@ -185,6 +185,7 @@ func (a *AdminAPI) stats(w http.ResponseWriter, r *http.Request, app *App) error
 	out := adminapi.Stats{
 		Targets: make(map[string]adminapi.TargetStats),
 		Store:   a.describeStore(st),
+		Totals:  totals(),
 	}
 	for _, name := range statsTargets(app, stats) {
 		st := stats[name]

@@ -203,6 +203,13 @@ type (
 			Dir       string `json:"dir"`
 			SizeBytes int64  `json:"size_bytes"`
 		} `json:"store"`
+		Totals struct {
+			Since     time.Time `json:"since"`
+			Received  int64     `json:"received"`
+			Delivered int64     `json:"delivered"`
+			Retried   int64     `json:"retried"`
+			Dead      int64     `json:"dead"`
+		} `json:"totals"`
 	}
 	eventsJSON struct {
 		Events []struct {

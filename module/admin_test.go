@@ -48,6 +48,16 @@ func TestAdminAPI(t *testing.T) {
 	if stats.Store.SizeBytes <= 0 || stats.Store.Dir != in.Data {
 		t.Errorf("store stats: %+v, want size > 0 and dir %s", stats.Store, in.Data)
 	}
+	// Totals since start: the 8 accepted events (un-1 too, unrouted) and
+	// their 8 deliveries, each dead at its first answer. An attempt is
+	// counted just after its outcome is stored, so they may lag a moment.
+	waitUntil(t, "totals since start", func() bool {
+		adminGet(t, in, "/webhook_inbox/stats", &stats)
+		return stats.Totals.Dead == 8
+	})
+	if tt := stats.Totals; tt.Received != 8 || tt.Delivered != 0 || tt.Retried != 0 || tt.Since.IsZero() || time.Since(tt.Since) > time.Hour {
+		t.Errorf("totals %+v, want 8 received, 8 dead, since the process started", tt)
+	}
 
 	t.Run("list", func(t *testing.T) {
 		tests := []struct {

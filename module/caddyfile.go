@@ -1,8 +1,11 @@
 package module
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -252,9 +255,16 @@ func (r *RetryPolicy) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		default    <target>...
 //		keep_headers <header name>...
 //	}
+//
+// Target names, max_age against dedup_window and the secret's presence are
+// checked here against the global block (caddyfile_checks.go).
 func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-	handler := new(Handler)
-	err := handler.UnmarshalCaddyfile(h.Dispenser)
+	facts, err := globalFactsOf(h)
+	if err != nil {
+		return nil, h.WrapErr(err)
+	}
+	handler := &Handler{facts: facts}
+	err = handler.UnmarshalCaddyfile(h.Dispenser)
 	return handler, err
 }
 
@@ -263,6 +273,7 @@ func parseHandlerDirective(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 // broken rule is reported with its Caddyfile line.
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
+	directive := d.Token()
 	if d.NextArg() {
 		h.Source = d.Val()
 		if err := validateName(h.Source); err != nil {
@@ -308,6 +319,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := parseDuration(d, &h.MaxAge); err != nil {
 				return err
 			}
+			if h.facts != nil {
+				if err := h.facts.checkMaxAge(d, time.Duration(h.MaxAge)); err != nil {
+					return err
+				}
+			}
 		case "rate_limit":
 			var events, window string
 			if !d.AllArgs(&events, &window) {
@@ -323,9 +339,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.RateLimit = &RateLimit{Events: n, Window: caddy.Duration(w)}
 		case "id":
-			if !d.AllArgs(&h.ID) {
+			args := d.RemainingArgs()
+			switch {
+			case len(args) > 1:
+				return d.Errf("id takes one CEL expression, got %d words: wrap it in backticks, `%s`", len(args), strings.Join(args, " "))
+			case len(args) == 0:
 				return d.ArgErr()
 			}
+			h.ID = args[0]
 			if _, err := rules.CompileID(h.ID); err != nil {
 				return d.Errf("id: %v", err)
 			}
@@ -335,13 +356,23 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("route needs a CEL rule and at least one target")
 			}
 			if _, err := rules.CompileRule(args[0]); err != nil {
-				return d.Errf("route: %v", err)
+				return d.Errf("route: %v", ruleHint(err, args))
+			}
+			if h.facts != nil {
+				if err := h.facts.checkTargets(d, "route", args[1:]); err != nil {
+					return err
+				}
 			}
 			h.Routes = append(h.Routes, RouteConfig{Rule: args[0], Targets: args[1:]})
 		case "default":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
 				return d.ArgErr()
+			}
+			if h.facts != nil {
+				if err := h.facts.checkTargets(d, "default", args); err != nil {
+					return err
+				}
 			}
 			h.Default = append(h.Default, args...)
 		case "keep_headers":
@@ -356,6 +387,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		default:
 			return d.Errf("unrecognized webhook_inbox option %q", d.Val())
 		}
+	}
+	if h.facts != nil && len(h.Secrets) == 0 {
+		return errAt(directive, "webhook_inbox %s: at least one secret is required (secret {env.…})", cmp.Or(h.Source, DefaultSource))
 	}
 	return nil
 }

@@ -112,35 +112,15 @@ func TestProvisionErrors(t *testing.T) {
 			wantErr: `notify: no target named "pager"`,
 		},
 		{
-			name:    "route names an unknown target",
-			site:    "webhook_inbox { \n secret demo-secret-value\n route `event.event == \"x\"` nope\n}",
-			wantErr: `unknown target "nope"`,
-		},
-		{
-			name:    "default names an unknown target",
-			site:    "webhook_inbox { \n secret demo-secret-value\n default app pager\n}",
-			wantErr: `unknown target "pager"`,
-		},
-		{
-			name:    "no secret",
-			site:    "webhook_inbox { \n default app\n}",
-			wantErr: "at least one secret is required",
-		},
-		{
 			name:    "secret placeholder resolves to nothing",
-			site:    "webhook_inbox { \n secret {env.WEBHOOK_INBOX_TEST_UNSET}\n}",
-			wantErr: "secret 1",
+			site:    "webhook_inbox unicraft { \n secret {env.WEBHOOK_INBOX_TEST_UNSET}\n}",
+			wantErr: "webhook_inbox unicraft: secret 1",
 		},
 		{
 			name:    "storage_dir and storage both given",
 			app:     "storage badger {\n dir %DATA%\n }",
 			site:    "webhook_inbox { \n secret demo-secret-value\n}",
 			wantErr: "storage_dir and storage",
-		},
-		{
-			name:    "max_age longer than the dedup window",
-			site:    "webhook_inbox { \n secret demo-secret-value\n max_age 2h\n}",
-			wantErr: "at most dedup_window",
 		},
 	}
 	for _, tt := range tests {
@@ -164,6 +144,54 @@ func TestProvisionErrors(t *testing.T) {
 			}
 			if _, statErr := os.Stat(dir); !os.IsNotExist(statErr) {
 				t.Fatalf("validation touched the storage dir: %v", statErr)
+			}
+		})
+	}
+}
+
+// TestCaddyfileErrorsNameTheLine checks the mistakes the Caddyfile
+// adapter catches against the global block, so `caddy adapt` fails on them
+// and the error names the file and line, as other parse errors do.
+func TestCaddyfileErrorsNameTheLine(t *testing.T) {
+	const global = `{
+	webhook_inbox {
+		dedup_window 1h
+		target app {
+			url http://127.0.0.1:3000/hook
+		}
+	}
+}
+:8080 {
+`
+	tests := []struct {
+		name    string
+		site    string
+		wantErr string
+	}{
+		{name: "route names an unknown target", site: "webhook_inbox {\n secret s\n route `true` nope\n}",
+			wantErr: `route: unknown target "nope"; the global webhook_inbox block defines app, at Caddyfile:12`},
+		{name: "default names an unknown target", site: "webhook_inbox {\n secret s\n\n default app pager\n}",
+			wantErr: `default: unknown target "pager"; the global webhook_inbox block defines app, at Caddyfile:13`},
+		{name: "no global block, no targets", site: "webhook_inbox {\n secret s\n default app\n}",
+			wantErr: `default: unknown target "app"`},
+		{name: "no secret", site: "\nwebhook_inbox unicraft {\n default app\n}",
+			wantErr: "webhook_inbox unicraft: at least one secret is required (secret {env.…}), at Caddyfile:11"},
+		{name: "max_age longer than the dedup window", site: "webhook_inbox {\n secret s\n max_age 2h\n}",
+			wantErr: "max_age 2h0m0s is longer than dedup_window 1h0m0s: a replayed event older than the window would be accepted again, at Caddyfile:12"},
+		{name: "an unquoted rule gets a hint", site: "webhook_inbox {\n secret s\n route event.event == \"x\" app\n}",
+			wantErr: "wrap it in backticks, `event.event == x app`"},
+		{name: "an unquoted id gets a hint", site: "webhook_inbox {\n secret s\n id headers[\"X-Id\"] + \"x\"\n}",
+			wantErr: "id takes one CEL expression, got 3 words: wrap it in backticks"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cf := global + tt.site + "\n}\n"
+			if tt.name == "no global block, no targets" {
+				cf = ":8080 {\n" + tt.site + "\n}\n"
+			}
+			_, err := adapt(t, cf)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("adapt error %v, want one containing %q", err, tt.wantErr)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package module
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -106,6 +107,9 @@ type Handler struct {
 	// ruleErrLogged remembers rules whose runtime error was logged, so a
 	// rule failing on many events is logged once, not per event.
 	ruleErrLogged *sync.Map
+	// facts, set by the Caddyfile adapter, are what the directive is
+	// checked against while parsing (caddyfile_checks.go).
+	facts *globalFacts
 }
 
 // RateLimit allows Events per Window per client IP (token bucket).
@@ -134,8 +138,16 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 }
 
 // Provision resolves secrets, compiles rules and checks that every routed
-// target exists.
+// target exists. Its errors name the source, since a config may hold many
+// webhook_inbox handlers.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := h.provision(ctx); err != nil {
+		return fmt.Errorf("webhook_inbox %s: %w", cmp.Or(h.Source, DefaultSource), err)
+	}
+	return nil
+}
+
+func (h *Handler) provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.ruleErrLogged = new(sync.Map)
 	if h.Source == "" {

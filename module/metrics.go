@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
 	"github.com/webhookinbox/caddy-webhook-inbox/relay"
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
@@ -74,6 +76,28 @@ var metrics = inboxMetrics{
 	}, []string{"target"}),
 }
 
+// processTotals count, beside the Prometheus counters and like them for
+// the whole process, what GET /webhook_inbox/stats reports as totals:
+// reading them back from the counter vectors would sum every label.
+var processTotals struct {
+	start                              time.Time
+	received, delivered, retried, dead atomic.Int64
+}
+
+func init() { processTotals.start = time.Now() }
+
+// totals returns the process's counts since it started.
+func totals() adminapi.Totals {
+	t := &processTotals
+	return adminapi.Totals{
+		Since:     t.start,
+		Received:  t.received.Load(),
+		Delivered: t.delivered.Load(),
+		Retried:   t.retried.Load(),
+		Dead:      t.dead.Load(),
+	}
+}
+
 // registerMetrics registers the inbox's instruments and its store
 // collector on a config's registry and creates the zero series of the
 // app's targets. A collector already registered there (an
@@ -121,6 +145,9 @@ func (c outcomeCounters) inc(outcome string) {
 	if counter != nil {
 		counter.Inc()
 	}
+	if outcome == outcomeAccepted {
+		processTotals.received.Add(1)
+	}
 }
 
 // deliveryObserver feeds the dispatcher's attempt results into the
@@ -131,6 +158,14 @@ type deliveryObserver struct{}
 func (deliveryObserver) OnAttempt(target, result string, _ int, dur time.Duration) {
 	metrics.deliveries.WithLabelValues(target, result).Inc()
 	metrics.duration.WithLabelValues(target).Observe(dur.Seconds())
+	switch result {
+	case relay.ResultSuccess:
+		processTotals.delivered.Add(1)
+	case relay.ResultRetry:
+		processTotals.retried.Add(1)
+	case relay.ResultDead:
+		processTotals.dead.Add(1)
+	}
 }
 
 // OnCircuit does nothing: target_up is read from the dispatcher's

@@ -196,10 +196,12 @@ type ListFilter struct {
 	// of these targets must be in that status.
 	Targets []string
 	// Since keeps events received at or after this time; zero means no
-	// lower bound.
+	// lower bound. Like List's order, the bounds may follow the store's
+	// order of events instead of each ReceivedAt: an event stored after
+	// one received later then counts as received just after that one.
 	Since time.Time
 	// Until keeps events received before this time; zero means no upper
-	// bound.
+	// bound. See Since.
 	Until time.Time
 	// Source keeps events of this source. Empty keeps all.
 	Source string
@@ -224,6 +226,7 @@ type TargetStats struct {
 	// Dead counts dead letters still retained.
 	Dead int64 `json:"dead"`
 	// OldestPending is the receive time of the oldest pending event; zero
-	// when nothing is pending.
+	// when nothing is pending. It may follow the store's order of events,
+	// as ListFilter.Since does.
 	OldestPending time.Time `json:"oldest_pending,omitzero"`
 }

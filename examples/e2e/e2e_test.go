@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testtool"
 )
 
 const (
@@ -346,24 +347,17 @@ func TestSeedReceiversBehindInbox(t *testing.T) {
 	}
 }
 
-// requireTool returns a program's path; without it the test is skipped
-// on a developer's machine and fails in CI, where a skip would hide that
-// nothing was checked.
+// requireTool returns a program's path; see internal/testtool.
 func requireTool(t *testing.T, name, hint string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		missing(t, "%s not found (%s): %v", name, hint, err)
-	}
-	return path
+	return testtool.Require(t, name, hint)
 }
 
+// missing fails the test in CI and skips it elsewhere; see
+// internal/testtool.
 func missing(t *testing.T, format string, args ...any) {
 	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("required in CI: "+format, args...)
-	}
-	t.Skipf(format, args...)
+	testtool.Missing(t, format, args...)
 }
 
 // flaskPython returns a python3 that imports flask: the one on PATH, or

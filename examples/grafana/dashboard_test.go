@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testtool"
 )
 
 // promqlWords are the functions, aggregations and operators the queries
@@ -264,18 +265,8 @@ func TestDashboardPromtool(t *testing.T) {
 	}
 }
 
-// needPromtool returns the path of promtool, or skips the test without it
-// (fails it when CI is set).
+// needPromtool returns the path of promtool; see internal/testtool.
 func needPromtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err == nil {
-		return path
-	}
-	const hint = "promtool not found in PATH; install it with `apt-get install -y --no-install-recommends prometheus` (Debian) or from a Prometheus release"
-	if os.Getenv("CI") != "" {
-		t.Fatal(hint)
-	}
-	t.Skip(hint + "; skipping the promtool check (it fails instead when CI is set)")
-	return ""
+	return testtool.Require(t, "promtool", "apt-get install -y --no-install-recommends prometheus, or a Prometheus release")
 }

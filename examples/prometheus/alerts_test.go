@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testtool"
 )
 
 // metricToken finds metric names of this project in an expression.
@@ -103,18 +104,8 @@ func TestAlertRulesPromtool(t *testing.T) {
 	}
 }
 
-// needPromtool returns the path of promtool, or skips the test without it
-// (fails it when CI is set).
+// needPromtool returns the path of promtool; see internal/testtool.
 func needPromtool(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath("promtool")
-	if err == nil {
-		return path
-	}
-	const hint = "promtool not found in PATH; install it with `apt-get install -y --no-install-recommends prometheus` (Debian) or from a Prometheus release"
-	if os.Getenv("CI") != "" {
-		t.Fatal(hint)
-	}
-	t.Skip(hint + "; skipping the promtool checks (they fail instead when CI is set)")
-	return ""
+	return testtool.Require(t, "promtool", "apt-get install -y --no-install-recommends prometheus, or a Prometheus release")
 }

@@ -37,6 +37,8 @@ func TestImportRules(t *testing.T) {
 			allowed: none},
 		{name: "the conformance suite imports the contract only", pkg: "store/storetest",
 			allowed: only("store")},
+		{name: "the console's assets import the standard library only", pkg: "console",
+			allowed: none},
 		{name: "signature imports the standard library only", pkg: "signature",
 			allowed: none},
 		{name: "ingress imports signature and x/time/rate only", pkg: "ingress",

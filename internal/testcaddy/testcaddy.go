@@ -5,8 +5,11 @@ package testcaddy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -26,8 +29,12 @@ var (
 	buildErr  error
 )
 
-// Binary builds ./caddy of this module once per test binary and returns
-// the path of the executable.
+// Binary returns the path of this module's caddy binary, built once for
+// the source tree as it is: every test binary of a `go test ./...` run
+// shares it (go build caches packages but not the linked executable, and
+// linking caddy takes seconds). It lives under the system temp dir, keyed
+// by a hash of the tree's non-test files; a file lock lets one test binary
+// build it while the others wait.
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -36,22 +43,119 @@ func Binary(t testing.TB) string {
 			buildErr = err
 			return
 		}
-		dir, err := os.MkdirTemp("", "webhook-inbox-caddy-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildPath = filepath.Join(dir, "caddy")
-		cmd := exec.Command("go", "build", "-o", buildPath, "./caddy")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("building caddy: %v\n%s", err, out)
-		}
+		buildPath, buildErr = sharedBuild(root)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return buildPath
+}
+
+// sharedBuild builds ./caddy of root into the shared cache unless a build
+// of the same tree is there.
+func sharedBuild(root string) (string, error) {
+	key, err := treeKey(root)
+	if err != nil {
+		return "", err
+	}
+	cache := filepath.Join(os.TempDir(), "webhook-inbox-caddy")
+	dir := filepath.Join(cache, key)
+	path := filepath.Join(dir, "caddy")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	unlock, err := lockFile(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
+	pruneBuilds(cache, key)
+	tmp := path + ".partial"
+	cmd := exec.Command("go", "build", "-o", tmp, "./caddy")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building caddy: %v\n%s", err, out)
+	}
+	return path, os.Rename(tmp, path)
+}
+
+// treeKey hashes the names and contents of the files a build reads: every
+// file of the module but tests, test data, docs and what is not source
+// (.git, node_modules, data folders).
+func treeKey(root string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			switch name {
+			case ".git", "node_modules", "testdata", "data", "docs", "__pycache__", "bin":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() || strings.HasSuffix(name, "_test.go") || strings.HasSuffix(name, ".md") {
+			return nil
+		}
+		if info, err := d.Info(); err != nil || info.Size() > maxSourceFile {
+			// A built binary (caddy/caddy) or a stray data file.
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		fmt.Fprintf(h, "%s\x00%d\x00", rel, len(b))
+		h.Write(b)
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("hashing the source tree: %w", err)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:20], nil
+}
+
+// maxSourceFile is the largest file treeKey reads; no source file comes
+// near it.
+const maxSourceFile = 4 << 20
+
+// pruneBuilds removes other trees' builds older than an hour, so the
+// cache holds about one binary per tree in use.
+func pruneBuilds(cache, keep string) {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Name() == keep {
+			continue
+		}
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+			_ = os.RemoveAll(filepath.Join(cache, e.Name()))
+		}
+	}
+}
+
+// lockFile takes an exclusive lock on path, waiting for it.
+func lockFile(path string) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
 }
 
 func moduleRoot() (string, error) {

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testtool"
 )
 
 // reencodeCases are bodies whose re-serialisation differs from the raw
@@ -244,19 +246,11 @@ func TestReencodeBodyErrors(t *testing.T) {
 	}
 }
 
-// requireTool returns the path of a program the test needs. Without it
-// the test is skipped on a developer's machine but fails in CI, where a
-// skip would hide that nothing was checked.
+// requireTool returns the path of a program the test needs; see
+// internal/testtool.
 func requireTool(t testing.TB, name string) string {
 	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI (CI=%s) but not found: %v", name, os.Getenv("CI"), err)
-		}
-		t.Skipf("%s not found: %v", name, err)
-	}
-	return path
+	return testtool.Require(t, name, "the runtime whose re-encoding is checked")
 }
 
 // Each script reads the files named on its command line and prints, per

@@ -113,8 +113,9 @@ func (in *Store) applySettle(txn *badger.Txn, op *settleOp) error {
 }
 
 // Requeue replays the newest event (source, id) to target, or to all its
-// targets when target is empty: each is due now and pending, settled ones
-// get a fresh retry budget, and the event is no longer due for deletion.
+// targets when target is empty: each is due now and pending with a fresh
+// retry budget (a new run, also for a delivery still in backoff), and the
+// event is no longer due for deletion.
 // ErrNotFound means no such event or no such target of the event.
 func (in *Store) Requeue(_ context.Context, source, id, target string) error {
 	if err := in.enter(); err != nil {
@@ -196,8 +197,10 @@ func (rq *requeued) requeue(txn *badger.Txn, seq uint64, st *stateRecord, now, d
 		}
 	} else {
 		rq.revived = append(rq.revived, st.target)
-		st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, due
 	}
+	// A replay starts a new run, also for a delivery still in backoff:
+	// a fresh retry budget and max_age from when it is due.
+	st.code, st.reason, st.runAttempts, st.since = codePending, "", 0, due
 	st.due, st.updated, st.changed = due, now, true
 	if err := txn.Set(queueKey(st.target, due, seq), nil); err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -109,84 +108,5 @@ func TestReplayDeadPaced(t *testing.T) {
 	if d := deliveryOf(t, rec, "app"); !d.Since.Equal(start.Add(5*interval)) || d.RunAttempts != 0 {
 		t.Errorf("replayed p0005: since %s run attempts %d, want the run to start when it is due",
 			d.Since.Sub(start), d.RunAttempts)
-	}
-}
-
-// TestConcurrentRequeueAndSettle replays one event from many goroutines
-// at once while its deliveries, and other events' deliveries sharing the
-// committer's batches, are being settled. Badger's optimistic
-// transactions lost such races with "Transaction Conflict" (issue 18):
-// the replays failed and a batch of settled attempts was dropped, so the
-// attempts were made again. Every call must succeed and every attempt
-// must be on record.
-func TestConcurrentRequeueAndSettle(t *testing.T) {
-	const (
-		replays = 50
-		rounds  = 3
-		others  = 8
-	)
-	tests := []struct {
-		name   string
-		target string // replayed target; empty replays all
-	}{
-		{name: "replay every target"},
-		{name: "replay one target", target: "app"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			clock := newTestClock()
-			in := openTest(t, "", Options{Clock: clock})
-			mustAccept(t, in, testEvent("hot", "app", "pager"))
-			for i := range others {
-				mustAccept(t, in, testEvent(fmt.Sprintf("cold%d", i), "app"))
-			}
-			for round := range rounds {
-				var leased []store.Delivery
-				for _, name := range []string{"app", "pager"} {
-					ds, err := in.lease(name, clock.Now(), 100, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
-					leased = append(leased, ds...)
-				}
-				if want := others + 2; len(leased) != want {
-					t.Fatalf("round %d: leased %d deliveries, want %d", round, len(leased), want)
-				}
-				errs := make(chan error, replays+len(leased))
-				var wg sync.WaitGroup
-				start := make(chan struct{})
-				for range replays {
-					wg.Go(func() {
-						<-start
-						errs <- in.Requeue(bg, "", "hot", tc.target)
-					})
-				}
-				for _, d := range leased {
-					wg.Go(func() {
-						<-start
-						errs <- in.Retry(bg, d, store.Attempt{At: clock.Now(), Status: 503}, clock.Now())
-					})
-				}
-				close(start)
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					if err != nil {
-						t.Errorf("round %d: %v", round, err)
-					}
-				}
-				if t.Failed() {
-					t.FailNow()
-				}
-			}
-			for _, id := range []string{"hot", "cold0", fmt.Sprintf("cold%d", others-1)} {
-				for _, d := range mustGet(t, in, id).Deliveries {
-					if d.Status != store.StatusPending || len(d.Attempts) != rounds {
-						t.Errorf("%s to %s: %s with %d attempts on record, want pending with %d",
-							id, d.Target, d.Status, len(d.Attempts), rounds)
-					}
-				}
-			}
-		})
 	}
 }

@@ -34,18 +34,5 @@ func TestConformance(t *testing.T) {
 		},
 		NewDir:       func(t testing.TB) string { return t.TempDir() },
 		WallClockTTL: true,
-		Skip: map[string]string{
-			// The contract says a requeued target gets a fresh retry
-			// budget and max_age; Badger gives one only to settled
-			// targets and merely moves a pending one to now.
-			"Requeue/pending_target_restarts_its_run": "Requeue keeps a pending target's RunAttempts and Since",
-			// Badger reads receive times off the seq, which is
-			// max(ReceivedAt, previous seq + 1 ns): an event stored
-			// after a later-received one, or in the same nanosecond,
-			// is filtered and counted by its commit order instead.
-			"List/since_and_until_follow_receive_times_out_of_order": "Since and Until filter by seq, not ReceivedAt",
-			"Stats/oldest_pending_of_receive_times_out_of_order":     "OldestPending is the oldest pending seq's time, not the earliest ReceivedAt",
-			"Stats/oldest_pending_of_events_received_together":       "OldestPending is ReceivedAt + 1 ns for the second event of an instant",
-		},
 	})
 }

@@ -91,6 +91,7 @@ func Run(t *testing.T, h Harness) {
 		{"Stats", s.testStats, false},
 		{"Requeue", s.testRequeue, false},
 		{"ReplayDead", s.testReplayDead, false},
+		{"ConcurrentReplays", s.testConcurrentReplays, false},
 		{"Delete", s.testDelete, false},
 		{"Retention", s.testRetention, true},
 		{"OrphanedTargets", s.testOrphaned, false},

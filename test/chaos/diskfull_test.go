@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testtool"
 )
 
 // diskConfig stores unrouted events (no target) on the instance's data
@@ -59,7 +60,7 @@ func fillDisk(t *testing.T, padSize int, pause time.Duration) {
 	}
 	if err := syscall.Mount("tmpfs", in.Data, "tmpfs", 0, "size=64m"); err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSYS) {
-			t.Skipf("cannot mount a 64 MiB tmpfs here: %v", err)
+			testtool.Missing(t, "cannot mount a 64 MiB tmpfs here (the test needs root): %v", err)
 		}
 		t.Fatalf("mounting a tmpfs: %v", err)
 	}

@@ -5,6 +5,7 @@
 package fuzz
 
 import (
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +24,51 @@ var targets = []struct{ pkg, name string }{
 	{"./ingress", "FuzzValidateEventID"},
 	{"./rules", "FuzzCompileRule"},
 	{"./relay", "FuzzParseRetryAfter"},
+	{"./relay", "FuzzHeaderValue"},
 	{"./module", "FuzzCaddyfile"},
+}
+
+// TestEveryFuzzTargetListed finds the fuzz targets in the repo's test
+// files, so a new one cannot be left out of the brief runs.
+func TestEveryFuzzTargetListed(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := make(map[string]bool, len(targets))
+	for _, tt := range targets {
+		listed["./"+filepath.Clean(tt.pkg)+" "+tt.name] = true
+	}
+	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, filepath.Dir(path))
+		for _, line := range strings.Split(string(src), "\n") {
+			name, ok := strings.CutPrefix(line, "func Fuzz")
+			if !ok {
+				continue
+			}
+			name = "Fuzz" + name[:strings.IndexByte(name, '(')]
+			if key := "./" + filepath.ToSlash(rel) + " " + name; !listed[key] {
+				t.Errorf("%s is not in this package's targets", key)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestFuzzTargetsBriefly(t *testing.T) {
