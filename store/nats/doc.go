@@ -47,9 +47,12 @@
 //     gateways' clocks in sync); Close writes a goodbye that frees it at
 //     once, a crashed gateway's leases are taken over after LeaseTTL. A
 //     long attempt needs no renewal: the heartbeat covers every lease of a
-//     live gateway. Settling is conditional on the sequence the lease
-//     wrote, so the result of a lease that was taken over, replayed or
-//     deleted is refused with ErrNotPending. A store remembers the leases
+//     live gateway. A settle records its attempt on the entry's current
+//     state while that is pending (a replay may have moved it; the
+//     attempt still counts), conditional on the sequence it read and
+//     retried after a conflict; a settled or deleted entry refuses it
+//     (ErrNotPending, ErrNotFound). Release is conditional on the lease's
+//     own write: it does nothing once anyone wrote the state since. A store remembers the leases
 //     it is writing or has handed out; once a second it releases entries
 //     its view shows leased by it that it does not remember (a lease
 //     whose answer was lost, a settle that failed while the cluster was

@@ -19,7 +19,7 @@ import (
 // heartbeat (P.hb.<holder>, every LeaseTTL/3) is younger than LeaseTTL;
 // Close writes a goodbye that frees them at once. Settling or releasing
 // writes the state again, conditional on the sequence the lease wrote: a
-// lease taken over in between fails that check (ErrNotPending).
+// lease taken over in between fails that check.
 
 // Leases this store wrote but no longer tracks (the write's answer was
 // lost, a settle or release failed while the cluster was unreachable) are
@@ -93,12 +93,13 @@ func (s *Store) releaseOrphans(ctx context.Context) {
 }
 
 // handle is a Delivery's ack handle: the state its lease wrote and that
-// message's sequence. Settling and releasing start from it, not from the
-// view, so a view that lags behind its own lease refuses nothing.
+// message's sequence. Release writes from it, conditional on that
+// sequence; a settle uses it when the view lags behind the lease.
 type handle struct {
-	key string
-	seq uint64 // of the state message the lease wrote
-	st  stateMsg
+	key    string
+	target string
+	seq    uint64 // of the state message the lease wrote
+	st     stateMsg
 }
 
 // beat renews this store's heartbeat until ctx ends.
@@ -210,7 +211,7 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		}
 		out = append(out, store.Delivery{
 			Event: c.m.event(body), Seq: c.ev, Target: target, Attempts: st.Run,
-			Since: st.Since, Due: st.Due, Handle: &handle{key: c.key, seq: seq, st: st},
+			Since: st.Since, Due: st.Due, Handle: &handle{key: c.key, target: target, seq: seq, st: st},
 		})
 	}
 	if last > 0 {

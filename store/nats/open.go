@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -39,6 +40,11 @@ type Store struct {
 	wg     sync.WaitGroup
 
 	batches chan struct{} // a slot per open atomic batch
+
+	// eventLocks make this store's writers of one event's states (settles,
+	// replays) take turns instead of refusing each other's conditional
+	// writes; writers on other gateways still conflict and retry.
+	eventLocks [64]sync.Mutex
 
 	ownedMu sync.Mutex
 	owned   map[string]struct{} // leases handed out or being written, by ownKey
@@ -167,8 +173,9 @@ func (s *Store) classify(caller context.Context, err error) error {
 	if cerr := caller.Err(); cerr != nil {
 		return fmt.Errorf("%w (%v)", cerr, err)
 	}
+	var amb *store.AmbiguousError
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrClosed) ||
-		errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNotPending) {
+		errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNotPending) || errors.As(err, &amb) {
 		return err
 	}
 	// 408 and 429 (too many open batches) are the server asking for time.
@@ -197,6 +204,16 @@ func wrongSeq(err error) bool {
 	api := apiError(err)
 	return api != nil && (api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// lockEvent holds event key's stripe of eventLocks until the returned
+// function is called.
+func (s *Store) lockEvent(key string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	mu := &s.eventLocks[h.Sum32()%uint32(len(s.eventLocks))]
+	mu.Lock()
+	return mu.Unlock
 }
 
 // SetPolicy swaps the policy; see store.Store.

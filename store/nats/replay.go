@@ -19,8 +19,8 @@ import (
 // batch (the server takes at most 1000 messages in one).
 const replayPage = 100
 
-// casTries bounds how often a catalog write is retried after a state it
-// read was written by someone else meanwhile.
+// casTries bounds how often Delete retries after a state it read was
+// written by someone else meanwhile.
 const casTries = 4
 
 // entry is one target state to rewrite, conditional on its sequence.
@@ -42,7 +42,9 @@ func requeued(st stateMsg, now, due time.Time) stateMsg {
 }
 
 // Requeue replays the newest event (source, id) to target, or to each of
-// its targets; see store.Catalog.
+// its targets; see store.Catalog. Its writes are conditional on the
+// states it read, and retried after a conflict (a settle or another
+// replay in between) until the op timeout.
 func (s *Store) Requeue(ctx context.Context, source, id, target string) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -52,10 +54,17 @@ func (s *Store) Requeue(ctx context.Context, source, id, target string) error {
 	if target != "" {
 		what += " to target " + target
 	}
-	for try := 1; ; try++ {
-		if err := s.catchUp(ctx); err != nil {
-			return fmt.Errorf("%s: %w", what, s.classify(ctx, err))
-		}
+	if err := s.catchUp(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, s.classify(ctx, err))
+	}
+	s.v.mu.RLock()
+	ev, err := s.v.find(source, id)
+	s.v.mu.RUnlock()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	defer s.lockEvent(ev.key)()
+	err = s.retryConflicts(ctx, func(bool) (uint64, error) {
 		now := s.clock.Now()
 		s.v.mu.RLock()
 		ev, err := s.v.find(source, id)
@@ -68,21 +77,20 @@ func (s *Store) Requeue(ctx context.Context, source, id, target string) error {
 			}
 		}
 		s.v.mu.RUnlock()
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
+		switch {
+		case err != nil:
+			return 0, err
+		case len(todo) == 0:
+			return 0, fmt.Errorf("no such target: %w", store.ErrNotFound)
+		case len(todo) == 1:
+			return s.writeState(ctx, todo[0].key, todo[0].target, &todo[0].st, todo[0].seq)
 		}
-		if len(todo) == 0 {
-			return fmt.Errorf("%s: no such target: %w", what, store.ErrNotFound)
-		}
-		seq, err := s.writeStates(ctx, todo)
-		if err == nil {
-			s.applied(ctx, seq)
-			return nil
-		}
-		if !wrongSeq(err) || try == casTries {
-			return fmt.Errorf("%s: %w", what, s.classify(ctx, err))
-		}
+		return s.writeStates(ctx, todo)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, s.classify(ctx, err))
 	}
+	return nil
 }
 
 // writeStates writes entries as one atomic batch, each conditional on its

@@ -2,8 +2,8 @@ package nats
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
@@ -32,9 +32,10 @@ func (s *Store) Dead(ctx context.Context, d store.Delivery, a store.Attempt, rea
 	})
 }
 
-// settle writes the state after an attempt, conditional on the sequence
-// the lease wrote: if anything wrote the state since (a replay, a delete,
-// a takeover), the result is refused.
+// settle records an attempt on the entry's current state, as long as it is
+// pending (a replay may have moved it, and the attempt still counts):
+// conditional on the sequence read, again after a conflict. A state no
+// longer pending refuses it (ErrNotPending), a gone one too (ErrNotFound).
 func (s *Store) settle(ctx context.Context, verb string, d store.Delivery, a store.Attempt, change func(*stateMsg)) error {
 	if err := s.enter(); err != nil {
 		return err
@@ -47,55 +48,77 @@ func (s *Store) settle(ctx context.Context, verb string, d store.Delivery, a sto
 	// Settled, refused or failed, the lease is over for this store; one
 	// whose write failed is an orphan, released once the cluster is back.
 	defer s.disown(h.key, d.Target)
-	if _, err := s.current(h.key, d.Target, h.seq); errors.Is(err, store.ErrNotFound) ||
-		(errors.Is(err, store.ErrNotPending) && s.wroteSince(h.key, d.Target, h.seq)) {
-		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, err)
-	}
-	next := h.st.withAttempt(a, s.clock.Now())
-	change(&next)
-	seq, err := s.writeState(ctx, h.key, d.Target, &next, h.seq)
-	if wrongSeq(err) {
-		s.catchUpQuietly(ctx)
-		if _, cerr := s.current(h.key, d.Target, 0); cerr != nil {
-			err = cerr
-		} else {
-			err = store.ErrNotPending
+	defer s.lockEvent(h.key)()
+	now := s.clock.Now()
+	err := s.retryConflicts(ctx, func(first bool) (uint64, error) {
+		st, seq, err := s.stateAt(ctx, h, first)
+		if err != nil {
+			return 0, err
 		}
-	}
+		if st.Status != store.StatusPending {
+			return 0, store.ErrNotPending
+		}
+		next := st.withAttempt(a, now)
+		change(&next)
+		return s.writeState(ctx, h.key, d.Target, &next, seq)
+	})
 	if err != nil {
 		return fmt.Errorf("%s %s for %s: %w", verb, d.Event.ID, d.Target, s.classify(ctx, err))
 	}
-	s.applied(ctx, seq)
 	return nil
 }
 
-// wroteSince reports whether the view has a write of (key, target) after
-// seq; a view that has not yet seen seq itself says nothing.
-func (s *Store) wroteSince(key, target string, seq uint64) bool {
+// stateAt returns the state to settle on and its sequence: the view's,
+// once the view has seen the lease's own write. On the first try a view
+// that lags behind the lease gets a moment to catch up, and failing that
+// the lease's own state is used (the write then fails if anything came
+// after it).
+func (s *Store) stateAt(ctx context.Context, h *handle, first bool) (stateMsg, uint64, error) {
+	if first {
+		wctx, cancel := context.WithTimeout(ctx, s.opts.OpTimeout/4)
+		err := s.v.waitFor(wctx, h.seq)
+		cancel()
+		if err != nil {
+			return h.st, h.seq, nil
+		}
+	}
 	s.v.mu.RLock()
 	defer s.v.mu.RUnlock()
-	ev := s.v.events[key]
-	return ev != nil && ev.states[target] != nil && ev.states[target].seq > seq
+	ev := s.v.events[h.key]
+	if ev == nil {
+		return stateMsg{}, 0, store.ErrNotFound
+	}
+	cur := ev.states[h.target]
+	if cur == nil {
+		return stateMsg{}, 0, store.ErrNotFound
+	}
+	return cur.msg, cur.seq, nil
 }
 
-// current returns the view's state of (key, target): ErrNotFound when the
-// event or state is gone, ErrNotPending when seq is not zero and the state
-// was written since.
-func (s *Store) current(key, target string, seq uint64) (stateMsg, error) {
-	s.v.mu.RLock()
-	defer s.v.mu.RUnlock()
-	ev := s.v.events[key]
-	if ev == nil {
-		return stateMsg{}, store.ErrNotFound
+// retryConflicts runs write until it succeeds, fails otherwise than by a
+// conflict, or the op timeout passes; after a conflict it catches the
+// view up and waits a short random while, so many writers of one subject
+// take turns. first is true on the first run. The view has applied a
+// successful write when it returns.
+func (s *Store) retryConflicts(ctx context.Context, write func(first bool) (uint64, error)) error {
+	octx, cancel := s.op(ctx)
+	defer cancel()
+	for try := 0; ; try++ {
+		seq, err := write(try == 0)
+		if err == nil {
+			s.applied(ctx, seq)
+			return nil
+		}
+		if !wrongSeq(err) {
+			return err
+		}
+		if cerr := s.catchUp(octx); cerr != nil {
+			return cerr
+		}
+		if perr := pause(octx, time.Duration(rand.IntN(min(try+1, 10)*2000+1))*time.Microsecond); perr != nil {
+			return fmt.Errorf("%w: still conflicting after %d tries", store.ErrUnavailable, try+1)
+		}
 	}
-	st := ev.states[target]
-	if st == nil {
-		return stateMsg{}, store.ErrNotFound
-	}
-	if seq != 0 && (st.seq != seq || st.msg.Status != store.StatusPending) {
-		return stateMsg{}, store.ErrNotPending
-	}
-	return st.msg, nil
 }
 
 // catchUpQuietly brings the view up to date when it can.
