@@ -17,15 +17,16 @@ import (
 	"github.com/webhookinbox/caddy-webhook-inbox/store"
 )
 
-// acceptTries bounds how often Accept retries a batch refused because
-// another Accept of the same (source, id) was in flight and then failed.
-const acceptTries = 8
-
 // Accept stores ev as one atomic batch: the dedup marker, written only
 // if its subject holds nothing (expected last subject sequence 0) and
 // expiring with the dedup window, the event record, and one pending state
 // per target. The server stores all of it or none; a refused marker check
 // is a duplicate. See store.Ingest.
+//
+// The marker holds the event's key, so Accept can tell its own batch from
+// another's: a batch whose answer was lost (a stream leader that went
+// away) is asked about, and sent again within the op timeout when it was
+// not stored, so an election costs a sender a slower 202, not a 503.
 func (s *Store) Accept(ctx context.Context, ev *store.Event) (store.Receipt, error) {
 	if ev.ID == "" || ev.Source == "" {
 		return store.Receipt{}, fmt.Errorf("accepting event: empty id or source")
@@ -37,37 +38,48 @@ func (s *Store) Accept(ctx context.Context, ev *store.Event) (store.Receipt, err
 	if err := ctx.Err(); err != nil {
 		return store.Receipt{}, err
 	}
-	msgs, err := s.acceptBatch(ev)
+	msgs, key, err := s.acceptBatch(ev)
 	if err != nil {
 		return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, err)
 	}
+	octx, cancel := s.op(ctx)
+	defer cancel()
 	marker := msgs[0].Subject
 	for try := 0; ; try++ {
-		ack, err := s.publishBatch(ctx, msgs)
+		ack, err := s.publishBatch(octx, msgs)
 		if err == nil {
 			s.applied(ctx, ack.Sequence)
 			return store.Receipt{}, nil
 		}
-		if !wrongSeq(err) || try == acceptTries {
+		conflict := wrongSeq(err)
+		if !conflict && !errors.Is(s.classify(ctx, err), store.ErrUnavailable) {
 			return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, s.classify(ctx, err))
 		}
-		// The marker's subject was written, or a batch writing it is in
-		// flight: a duplicate once the marker is there for good.
-		seen, err := s.markerExists(ctx, marker)
-		if err != nil {
-			return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, s.classify(ctx, err))
-		}
-		if seen {
+		// Refused by the marker (stored, or a batch writing it is in
+		// flight), or no answer: the marker says which.
+		holder, found, merr := s.marker(octx, marker)
+		switch {
+		case merr == nil && found && holder == key:
+			return store.Receipt{}, nil // ours: the answer was lost
+		case merr == nil && found:
 			return store.Receipt{Duplicate: true}, nil
 		}
-		if err := pause(ctx, time.Duration(try+1)*5*time.Millisecond); err != nil {
-			return store.Receipt{}, err
+		wait := time.Duration(try+1) * 5 * time.Millisecond
+		if !conflict {
+			wait = time.Duration(try+1) * 50 * time.Millisecond
+		}
+		if perr := pause(octx, min(wait, 500*time.Millisecond)); perr != nil {
+			if cerr := ctx.Err(); cerr != nil {
+				return store.Receipt{}, cerr
+			}
+			return store.Receipt{}, fmt.Errorf("accepting event %s: %w", ev.ID, s.classify(ctx, err))
 		}
 	}
 }
 
-// acceptBatch builds Accept's messages, the marker first.
-func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, error) {
+// acceptBatch builds Accept's messages, the marker first, and returns the
+// event's key.
+func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, string, error) {
 	now := s.clock.Now()
 	recv := ev.ReceivedAt
 	if recv.IsZero() {
@@ -89,7 +101,7 @@ func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, error) {
 		ClientIP: ev.ClientIP, Headers: ev.Headers, Targets: targets}
 	record, err := encodeRecord(meta, ev.Body)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	msgs := []*nats.Msg{
 		{Subject: s.subj.dedup(ev.Source, ev.ID), Data: []byte(key), Header: nats.Header{
@@ -101,11 +113,11 @@ func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, error) {
 	for _, t := range targets {
 		data, err := json.Marshal(&stateMsg{Status: store.StatusPending, Due: recv, Since: recv, UpdatedAt: now})
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		msgs = append(msgs, &nats.Msg{Subject: s.subj.state(key, t), Data: data})
 	}
-	return msgs, nil
+	return msgs, key, nil
 }
 
 // maxOpenBatches bounds the atomic batches one store has open at once.
@@ -139,15 +151,19 @@ func (s *Store) publishBatch(ctx context.Context, msgs []*nats.Msg) (*jetstreame
 	}
 }
 
-// markerExists reads a dedup marker from the stream leader.
-func (s *Store) markerExists(ctx context.Context, subject string) (bool, error) {
+// marker reads a dedup marker from the stream leader: the key of the
+// event it belongs to, and whether there is one.
+func (s *Store) marker(ctx context.Context, subject string) (string, bool, error) {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
-	_, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	raw, err := s.stream.GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
+		return "", false, nil
 	}
-	return err == nil, err
+	if err != nil {
+		return "", false, err
+	}
+	return string(raw.Data), true, nil
 }
 
 // pause waits d of wall time, or until ctx ends.
