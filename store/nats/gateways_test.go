@@ -162,6 +162,56 @@ func TestGateways(t *testing.T) {
 		}
 	})
 
+	t.Run("what one gateway does, another sees", func(t *testing.T) {
+		prefix := newPrefix()
+		a := openStore(t, testOptions(ts, prefix, clock))
+		b := openStore(t, testOptions(ts, prefix, clock))
+		if err := a.SetPaused(bg, "app", true); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := b.Paused(bg); err != nil || !p["app"] {
+			t.Fatalf("Paused on b = %v, %v; want app paused", p, err)
+		}
+		for _, id := range []string{"dead", "gone"} {
+			if _, err := a.Accept(bg, event(id, "app")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ds, err := a.Lease(bg, "app", 10)
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("Lease on a = %d, %v", len(ds), err)
+		}
+		for _, d := range ds {
+			if d.Event.ID == "dead" {
+				if err := a.Dead(bg, d, store.Attempt{At: clock.Now(), Status: 400}, "bad request"); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if n, err := b.ReplayDead(bg, "app", nil, store.ReplayOptions{}); err != nil || n != 1 {
+			t.Fatalf("ReplayDead on b = %d, %v; want 1", n, err)
+		}
+		if rec, err := a.Get(bg, "unicraft", "dead"); err != nil || rec.Status != store.StatusPending {
+			t.Fatalf("Get on a after b's replay = %v, %v; want pending", rec, err)
+		}
+		if err := b.Delete(bg, "unicraft", "gone"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Get(bg, "unicraft", "gone"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("Get on a after b's delete = %v, want ErrNotFound", err)
+		}
+		for _, d := range ds {
+			if d.Event.ID == "gone" {
+				if err := a.Ack(bg, d, store.Attempt{At: clock.Now(), Status: 200}); !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrNotPending) {
+					t.Fatalf("Ack on a of an event b deleted = %v", err)
+				}
+			}
+		}
+		if rc, err := a.Accept(bg, event("gone", "app")); err != nil || rc.Duplicate {
+			t.Fatalf("Accept on a after b's delete = %+v, %v; want a new event", rc, err)
+		}
+	})
+
 	t.Run("a closed gateway's leases are free at once", func(t *testing.T) {
 		prefix := newPrefix()
 		a := openStore(t, testOptions(ts, prefix, clock))
