@@ -117,11 +117,12 @@ func (s *Store) sweep(ctx context.Context) (int, error) {
 	now, retention := s.clock.Now(), s.pol().Retention
 	var batches [][]*nats.Msg
 	s.v.mu.RLock()
-	for _, ev := range s.v.order {
+	s.v.each(func(ev *vEvent) bool {
 		if expired(ev, now, retention) {
 			batches = append(batches, s.tombstones(ev))
 		}
-	}
+		return true
+	})
 	s.v.mu.RUnlock()
 	deleted := 0
 	for _, msgs := range batches {

@@ -74,21 +74,22 @@ func (s *Store) List(ctx context.Context, f store.ListFilter) ([]store.EventReco
 		out  []store.EventRecord
 		next string
 	)
-	s.v.mu.RLock()
-	i := len(s.v.order)
-	if before != 0 {
-		i, _ = slices.BinarySearchFunc(s.v.order, before, func(e *vEvent, seq uint64) int { return cmpSeq(e.seq, seq) })
-	}
-	for i--; i >= 0; i-- {
-		ev := s.v.order[i]
-		if !matches(ev, &f, targets) {
-			continue
+	visit := func(ev *vEvent) bool {
+		if ev.seq == before || !matches(ev, &f, targets) {
+			return true
 		}
 		if len(out) == limit {
 			next = s.cursor(out[len(out)-1].Seq)
-			break
+			return false
 		}
 		out = append(out, ev.record())
+		return true
+	}
+	s.v.mu.RLock()
+	if before != 0 {
+		s.v.order.DescendLessOrEqual(&vEvent{seq: before}, visit)
+	} else {
+		s.v.order.Descend(visit)
 	}
 	s.v.mu.RUnlock()
 	if f.WithBody {

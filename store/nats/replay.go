@@ -132,13 +132,14 @@ func (s *Store) ReplayDead(ctx context.Context, target string, match func(*store
 	}
 	var dead []entry
 	s.v.mu.RLock()
-	for _, ev := range s.v.order {
+	s.v.each(func(ev *vEvent) bool {
 		for t, st := range ev.states {
 			if st.msg.Status == store.StatusDead && (target == "" || t == target) {
 				dead = append(dead, entry{key: ev.key, target: t, seq: st.seq, evSeq: ev.seq, st: st.msg})
 			}
 		}
-	}
+		return true
+	})
 	s.v.mu.RUnlock()
 	slices.SortFunc(dead, func(a, b entry) int {
 		return cmp.Or(cmp.Compare(a.target, b.target), cmp.Compare(a.evSeq, b.evSeq))

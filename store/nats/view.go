@@ -26,7 +26,7 @@ type view struct {
 	applied uint64        // stream sequence of the last message applied
 	moved   chan struct{} // closed and replaced at each apply
 	events  map[string]*vEvent
-	order   []*vEvent                       // by seq
+	order   *btree.BTreeG[*vEvent]          // by seq
 	ids     map[string]map[string][]*vEvent // id, source: by seq
 	targets map[string]*vTarget
 	holders map[string]time.Time // holder: time of its last heartbeat
@@ -69,6 +69,7 @@ func newView(subj subjects, signal func(string)) *view {
 	return &view{
 		subj: subj, signal: signal, moved: make(chan struct{}),
 		events: make(map[string]*vEvent), ids: make(map[string]map[string][]*vEvent),
+		order:   btree.NewG(32, func(a, b *vEvent) bool { return a.seq < b.seq }),
 		targets: make(map[string]*vTarget), holders: make(map[string]time.Time), paused: make(map[string]bool),
 	}
 }
@@ -159,8 +160,7 @@ func (v *view) apply(subject string, seq uint64, ts time.Time, hdr nats.Header, 
 
 func (v *view) addEvent(ev *vEvent) {
 	v.events[ev.key] = ev
-	i, _ := slices.BinarySearchFunc(v.order, ev.seq, func(e *vEvent, seq uint64) int { return cmpSeq(e.seq, seq) })
-	v.order = slices.Insert(v.order, i, ev)
+	v.order.ReplaceOrInsert(ev)
 	bySource := v.ids[ev.meta.ID]
 	if bySource == nil {
 		bySource = make(map[string][]*vEvent)
@@ -178,9 +178,7 @@ func (v *view) dropEvent(key string) {
 		v.untrack(st)
 	}
 	delete(v.events, key)
-	if i, found := slices.BinarySearchFunc(v.order, ev.seq, func(e *vEvent, seq uint64) int { return cmpSeq(e.seq, seq) }); found {
-		v.order = slices.Delete(v.order, i, i+1)
-	}
+	v.order.Delete(ev)
 	bySource := v.ids[ev.meta.ID]
 	list := slices.DeleteFunc(bySource[ev.meta.Source], func(e *vEvent) bool { return e == ev })
 	if len(list) == 0 {
@@ -193,15 +191,9 @@ func (v *view) dropEvent(key string) {
 	}
 }
 
-func cmpSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
+// each calls f on every event, oldest first, until f returns false. The
+// caller holds v.mu.
+func (v *view) each(f func(*vEvent) bool) { v.order.Ascend(f) }
 
 func (v *view) target(name string) *vTarget {
 	t := v.targets[name]
