@@ -49,6 +49,8 @@ func TestImportRules(t *testing.T) {
 			allowed: notCaddyNorOurs},
 		{name: "the Badger backend imports the contract and Badger, never relay", pkg: "store/badger",
 			allowed: func(dep string) bool { return notCaddyNorOurs(dep) || dep == mod+"store" }},
+		{name: "the NATS backend imports the contract and the NATS client, never relay", pkg: "store/nats",
+			allowed: func(dep string) bool { return notCaddyNorOurs(dep) || dep == mod+"store" }},
 		{name: "delivery imports the contract, never a backend, never Caddy", pkg: "relay",
 			allowed: func(dep string) bool {
 				return notCaddyNorOurs(dep) || slices.Contains([]string{mod + "store", mod + "signature", mod + "rules", mod + "relay/reencode"}, dep)

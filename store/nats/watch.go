@@ -1,0 +1,38 @@
+package nats
+
+// Watch signals target's watchers when the view applies a state of
+// target that is pending and not leased, whoever wrote it (this store or
+// another gateway), and when a lease holder says goodbye; see
+// store.Queue.
+func (s *Store) Watch(target string) (<-chan struct{}, func()) {
+	ch := make(chan struct{}, 1)
+	s.watchMu.Lock()
+	set := s.watchers[target]
+	if set == nil {
+		set = make(map[chan struct{}]struct{})
+		s.watchers[target] = set
+	}
+	set[ch] = struct{}{}
+	s.watchMu.Unlock()
+	return ch, func() {
+		s.watchMu.Lock()
+		defer s.watchMu.Unlock()
+		delete(s.watchers[target], ch)
+		if len(s.watchers[target]) == 0 {
+			delete(s.watchers, target)
+		}
+	}
+}
+
+// signal wakes target's watchers; a signal already pending folds the new
+// one.
+func (s *Store) signal(target string) {
+	s.watchMu.Lock()
+	defer s.watchMu.Unlock()
+	for ch := range s.watchers[target] {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+}
