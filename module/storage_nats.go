@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -45,6 +46,13 @@ type NATSStorage struct {
 	CredsFile string `json:"creds_file,omitempty"`
 	// TLS configures TLS to the servers.
 	TLS *NATSTLS `json:"tls,omitempty"`
+	// LeaseTTL is how long a gateway that stopped answering keeps the
+	// deliveries it leased before another gateway takes them over (it
+	// heartbeats every third of it). The default is 30s; at least 1s.
+	// Shorter hands a dead gateway's work on sooner, at the price of more
+	// heartbeats, and a gateway stalled longer than it (a long GC pause, a
+	// frozen VM) may see an attempt it still runs repeated by another.
+	LeaseTTL caddy.Duration `json:"lease_ttl,omitempty"`
 
 	opts natsstore.Options
 }
@@ -87,6 +95,7 @@ func (n *NATSStorage) Provision(caddy.Context) error {
 		Password:  resolve("password", n.Password),
 		Token:     resolve("token", n.Token),
 		CredsFile: resolve("creds_file", n.CredsFile),
+		LeaseTTL:  time.Duration(n.LeaseTTL),
 	}
 	for _, s := range n.Servers {
 		o.Servers = append(o.Servers, resolve("servers", s))
@@ -95,6 +104,9 @@ func (n *NATSStorage) Provision(caddy.Context) error {
 		o.CAFile = resolve("tls ca_file", n.TLS.CAFile)
 		o.CertFile = resolve("tls cert_file", n.TLS.CertFile)
 		o.KeyFile = resolve("tls key_file", n.TLS.KeyFile)
+	}
+	if n.LeaseTTL != 0 && time.Duration(n.LeaseTTL) < time.Second {
+		errs = append(errs, fmt.Sprintf("lease_ttl %s: at least 1s", time.Duration(n.LeaseTTL)))
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("storage nats: %s", strings.Join(errs, "; "))
@@ -136,6 +148,7 @@ func (n *NATSStorage) OpenStore(log *zap.Logger, p store.Policy) (store.Store, e
 //		password   <secret>
 //		token      <secret>
 //		creds_file <path>
+//		lease_ttl  <duration>
 //		tls {
 //			ca_file   <path>
 //			cert_file <path>
@@ -182,6 +195,8 @@ func (n *NATSStorage) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			err = one(&n.Token)
 		case "creds_file":
 			err = one(&n.CredsFile)
+		case "lease_ttl":
+			err = parseDuration(d, &n.LeaseTTL)
 		case "tls":
 			err = n.unmarshalTLS(d)
 		default:

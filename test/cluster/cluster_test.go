@@ -33,6 +33,7 @@ const gatewayConfig = `{
 			servers  NATS_URLS
 			replicas 3
 			prefix   inbox
+			lease_ttl 3s
 		}
 		target app {
 			url SINK_URL

@@ -12,7 +12,7 @@ import (
 // while one gateway is killed (kill -9) and started again, then one NATS
 // node is shut down and started again: no acknowledged event is lost.
 // Deliveries a killed gateway had leased are taken over by the others
-// after the lease TTL (30 s), so the test waits that long for them.
+// after the lease TTL (lease_ttl 3s in the test's Caddyfile).
 func TestFaultsUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kills a gateway and a NATS node under load and waits out the lease TTL: not with -short")
