@@ -14,7 +14,7 @@ import (
 )
 
 // fuzzTime is how long each target runs here.
-const fuzzTime = "3s"
+const fuzzTime = "2s"
 
 // targets are every fuzz target, by package.
 var targets = []struct{ pkg, name string }{
