@@ -98,7 +98,8 @@ func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, string, error) {
 	ttl = (ttl + time.Second - 1).Truncate(time.Second)
 
 	meta := &eventMeta{ID: ev.ID, Source: ev.Source, Type: ev.Type, ReceivedAt: recv,
-		ClientIP: ev.ClientIP, Headers: ev.Headers, Targets: targets}
+		ClientIP: ev.ClientIP, Headers: ev.Headers, Targets: targets,
+		OrderKeys: cleanOrderKeys(ev.OrderKeys, targets)}
 	record, err := encodeRecord(meta, ev.Body)
 	if err != nil {
 		return nil, "", err
@@ -111,13 +112,31 @@ func (s *Store) acceptBatch(ev *store.Event) ([]*nats.Msg, string, error) {
 		{Subject: s.subj.event(key), Data: record},
 	}
 	for _, t := range targets {
-		data, err := json.Marshal(&stateMsg{Status: store.StatusPending, Due: recv, Since: recv, UpdatedAt: now})
+		// Line 0: the state's own sequence is its place in its key's line.
+		data, err := json.Marshal(&stateMsg{Status: store.StatusPending, Due: recv, Since: recv, UpdatedAt: now,
+			Key: meta.OrderKeys[t]})
 		if err != nil {
 			return nil, "", err
 		}
 		msgs = append(msgs, &nats.Msg{Subject: s.subj.state(key, t), Data: data})
 	}
 	return msgs, key, nil
+}
+
+// cleanOrderKeys keeps the non-empty order keys of the event's targets;
+// nil when none is left, so an unordered event's record is unchanged.
+func cleanOrderKeys(keys map[string]string, targets []string) map[string]string {
+	var out map[string]string
+	for t, k := range keys {
+		if k == "" || !slices.Contains(targets, t) {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]string, len(keys))
+		}
+		out[t] = k
+	}
+	return out
 }
 
 // maxOpenBatches bounds the atomic batches one store has open at once.

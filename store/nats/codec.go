@@ -20,6 +20,8 @@ type eventMeta struct {
 	ClientIP   string            `json:"client_ip,omitempty"`
 	Headers    map[string]string `json:"headers,omitempty"`
 	Targets    []string          `json:"targets,omitempty"`
+	// OrderKeys are the event's non-empty order keys of its targets.
+	OrderKeys map[string]string `json:"order_keys,omitempty"`
 }
 
 func encodeRecord(m *eventMeta, body []byte) ([]byte, error) {
@@ -62,6 +64,12 @@ func (m *eventMeta) event(body []byte) store.Event {
 			ev.Headers[k] = v
 		}
 	}
+	if len(m.OrderKeys) > 0 {
+		ev.OrderKeys = make(map[string]string, len(m.OrderKeys))
+		for k, v := range m.OrderKeys {
+			ev.OrderKeys[k] = v
+		}
+	}
 	if body != nil {
 		ev.Body = append([]byte{}, body...)
 	}
@@ -70,6 +78,11 @@ func (m *eventMeta) event(body []byte) store.Event {
 
 // stateMsg is one target's delivery state, the body of a P.st message.
 // Holder names the store that leases the entry; empty when not leased.
+// Key is the entry's order key for the target, empty when unordered, and
+// Line its position in the key's line (see ordering.go): zero in the
+// message that (re)enters the line, which stands for that message's own
+// stream sequence; the view fills it in, so every later write of the
+// entry carries it.
 type stateMsg struct {
 	Status    store.Status    `json:"status"`
 	Due       time.Time       `json:"due,omitzero"`
@@ -79,6 +92,8 @@ type stateMsg struct {
 	Run       int             `json:"run,omitempty"`
 	Attempts  []store.Attempt `json:"attempts,omitempty"`
 	Holder    string          `json:"holder,omitempty"`
+	Key       string          `json:"key,omitempty"`
+	Line      uint64          `json:"line,omitempty"`
 }
 
 func (s *stateMsg) public(target string) store.TargetState {

@@ -63,9 +63,28 @@
 //     redelivers in stream order by the wall clock (Nak ignores BackOff,
 //     a full MaxAckPending stalls it). The states are the queue, ordered by
 //     due time in each view.
+//   - Ordering (ordering.go): an ordered entry's state carries its order
+//     key and its place in the key's line, and the event record carries
+//     every target's key, so lines survive restarts and every gateway
+//     reads the same ones from the stream. The place is the stream
+//     sequence of the state message that put the entry in line: Accept
+//     and a replay write place 0, standing for the message's own
+//     sequence, and the view fills it in, so later writes (lease, retry,
+//     release) carry the number. A replay thus goes behind every entry
+//     already in line; no counter is shared. Each view keeps a target's
+//     ordered pending states by (key, place) and puts only the front one
+//     of each line in the due queue: Lease scans unordered entries and
+//     line heads only, however long the backlog behind a blocked head,
+//     and an unordered target pays nothing. A head holds its line while
+//     leased or waiting for its retry; when it leaves (delivered, dead,
+//     deleted, replayed to the back) the next one joins the queue. A view
+//     is a prefix of the stream and a revived entry takes a later place,
+//     so a head in any view has nothing pending ahead of it; the lease is
+//     the usual conditional write on the entry itself.
 //   - Watch: the view signals a target's watchers when it applies a
-//     pending, unleased state of it, from any gateway, and when a holder
-//     says goodbye.
+//     pending, unleased state of it that Lease may hand out (unordered or
+//     at the front of its line), or puts the next entry of a line in
+//     front, from any gateway, and when a holder says goodbye.
 //   - Time: receive times, due times and retention follow Options.Clock;
 //     dedup markers and tombstones expire by the servers' wall clock, in
 //     whole seconds, rounded up. Leases follow the wall clock.

@@ -146,6 +146,44 @@ func TestGateways(t *testing.T) {
 		}
 	})
 
+	t.Run("one key's line across gateways", func(t *testing.T) {
+		prefix := newPrefix()
+		a := openStore(t, testOptions(ts, prefix, clock))
+		b := openStore(t, testOptions(ts, prefix, clock))
+		for _, spec := range [][2]string{{"k1", "K"}, {"k2", "K"}, {"k3", "K"}, {"l1", "L"}} {
+			ev := event(spec[0], "app")
+			ev.OrderKeys = map[string]string{"app": spec[1]}
+			if _, err := a.Accept(bg, ev); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ds, err := a.Lease(bg, "app", 10)
+		if err != nil || len(ds) != 2 || ds[0].Event.ID != "k1" || ds[1].Event.ID != "l1" || ds[0].OrderKey != "K" {
+			t.Fatalf("Lease on a = %v, %v; want k1 (key K) and l1", leasedIDs(ds), err)
+		}
+		ch, stop := b.Watch("app")
+		defer stop()
+		if got, err := b.Lease(bg, "app", 10); err != nil || len(got) != 0 {
+			t.Fatalf("Lease on b while a holds k1 = %v, %v; want nothing", leasedIDs(got), err)
+		}
+		if err := a.Ack(bg, ds[0], store.Attempt{At: clock.Now(), Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no signal on gateway b when a's ack let k2 to the front")
+		}
+		var got []store.Delivery
+		eventually(t, 5*time.Second, "b never leased k2", func() bool {
+			got, err = b.Lease(bg, "app", 10)
+			return err != nil || len(got) > 0
+		})
+		if err != nil || len(got) != 1 || got[0].Event.ID != "k2" {
+			t.Fatalf("Lease on b after a's ack = %v, %v; want just k2", leasedIDs(got), err)
+		}
+	})
+
 	t.Run("a watcher hears another gateway", func(t *testing.T) {
 		prefix := newPrefix()
 		a := openStore(t, testOptions(ts, prefix, clock))
@@ -420,4 +458,13 @@ func TestSecretsStayOutOfErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// leasedIDs are the event IDs of ds, for messages.
+func leasedIDs(ds []store.Delivery) []string {
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.Event.ID
+	}
+	return ids
 }

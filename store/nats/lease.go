@@ -211,7 +211,7 @@ func (s *Store) Lease(ctx context.Context, target string, max int) ([]store.Deli
 		}
 		out = append(out, store.Delivery{
 			Event: c.m.event(body), Seq: c.ev, Target: target, Attempts: st.Run,
-			Since: st.Since, Due: st.Due, Handle: &handle{key: c.key, target: target, seq: seq, st: st},
+			Since: st.Since, Due: st.Due, OrderKey: st.Key, Handle: &handle{key: c.key, target: target, seq: seq, st: st},
 		})
 	}
 	if last > 0 {

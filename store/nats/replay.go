@@ -34,10 +34,12 @@ type entry struct {
 
 // requeued returns st pending again, due at due, with a fresh run (retry
 // budget and max_age) from due, as the contract says for a pending target
-// too; a lease on it ends (its holder's result is refused).
+// too; a lease on it ends (its holder's result is refused). An ordered
+// entry goes to the back of its key's line: Line 0 makes the replay's own
+// stream sequence its new place.
 func requeued(st stateMsg, now, due time.Time) stateMsg {
 	st.Status, st.Reason, st.Run, st.Since = store.StatusPending, "", 0, due
-	st.Due, st.UpdatedAt, st.Holder = due, now, ""
+	st.Due, st.UpdatedAt, st.Holder, st.Line = due, now, "", 0
 	return st
 }
 

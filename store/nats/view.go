@@ -31,6 +31,7 @@ type view struct {
 	targets map[string]*vTarget
 	holders map[string]time.Time // holder: time of its last heartbeat
 	paused  map[string]bool
+	dirty   []lineRef // lines changed by the message being applied
 
 	stopMu  sync.Mutex
 	stopped bool
@@ -49,12 +50,19 @@ type vState struct {
 	seq    uint64 // of the state message, for conditional writes
 	msg    stateMsg
 	ev     *vEvent
+	queued bool // in its target's queue
 }
 
 type vTarget struct {
 	pending map[*vState]struct{}
-	queue   *btree.BTreeG[*vState] // the pending states by due time, then event seq
-	dead    int64
+	// queue holds the pending states Lease may hand out, by due time,
+	// then event seq: every unordered one and the head of each line.
+	queue *btree.BTreeG[*vState]
+	// lines and heads hold the ordered pending states (ordering.go); nil
+	// until the target has one.
+	lines *btree.BTreeG[*vState]
+	heads map[string]*vState
+	dead  int64
 }
 
 // dueOrder orders a target's queue: oldest due first, then oldest event.
@@ -101,6 +109,7 @@ func (v *view) apply(subject string, seq uint64, ts time.Time, hdr nats.Header, 
 		key := rest[0]
 		if del {
 			v.dropEvent(key)
+			signals = v.fixLines()
 			return
 		}
 		if _, ok := v.events[key]; ok {
@@ -125,15 +134,21 @@ func (v *view) apply(subject string, seq uint64, ts time.Time, hdr nats.Header, 
 			delete(ev.states, target)
 		}
 		if del {
+			signals = v.fixLines()
 			return
 		}
 		st := &vState{target: target, seq: seq, ev: ev}
 		if err := json.Unmarshal(data, &st.msg); err != nil {
+			signals = v.fixLines()
 			return
+		}
+		if st.msg.Key != "" && st.msg.Line == 0 {
+			st.msg.Line = seq // (re)entering its line: its own sequence is its place
 		}
 		ev.states[target] = st
 		v.track(st)
-		if st.msg.Status == store.StatusPending && st.msg.Holder == "" {
+		signals = v.fixLines()
+		if st.queued && st.msg.Holder == "" {
 			signals = append(signals, target)
 		}
 	case kindHeart:
@@ -209,7 +224,12 @@ func (v *view) track(st *vState) {
 	case store.StatusPending:
 		t := v.target(st.target)
 		t.pending[st] = struct{}{}
+		if st.ordered() {
+			v.joinLine(t, st)
+			return
+		}
 		t.queue.ReplaceOrInsert(st)
+		st.queued = true
 	case store.StatusDead:
 		v.target(st.target).dead++
 	}
@@ -223,7 +243,12 @@ func (v *view) untrack(st *vState) {
 	switch st.msg.Status {
 	case store.StatusPending:
 		delete(t.pending, st)
-		t.queue.Delete(st)
+		if st.ordered() {
+			v.leaveLine(t, st)
+		} else {
+			t.queue.Delete(st)
+			st.queued = false
+		}
 	case store.StatusDead:
 		t.dead--
 	}

@@ -1,9 +1,10 @@
 package nats
 
 // Watch signals target's watchers when the view applies a state of
-// target that is pending and not leased, whoever wrote it (this store or
-// another gateway), and when a lease holder says goodbye; see
-// store.Queue.
+// target that is pending, not leased and leasable (unordered, or at the
+// front of its line), or moves the next entry of a line to the front,
+// whoever wrote it (this store or another gateway), and when a lease
+// holder says goodbye; see store.Queue.
 func (s *Store) Watch(target string) (<-chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	s.watchMu.Lock()
