@@ -2,7 +2,6 @@ package module
 
 import (
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,7 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/rules"
@@ -287,21 +285,6 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
-// answer is the small JSON body of every response but 202.
-type answer struct {
-	Status string `json:"status"`
-	ID     string `json:"id,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
-
-// acceptedAnswer is the body of a 202; targets is always present, empty
-// for an unrouted event.
-type acceptedAnswer struct {
-	Status  string   `json:"status"`
-	ID      string   `json:"id"`
-	Targets []string `json:"targets"`
-}
-
 // ServeHTTP runs the checks in order, each before any further work, and
 // answers 2xx only once the event is durably stored.
 //
@@ -447,62 +430,6 @@ func (h *Handler) ruleFailed(rule *rules.Rule, err error) {
 	}
 	h.logger.Warn("route rule failed on an event and did not match; further failures of this rule are not logged",
 		zap.String("source", h.Source), zap.String("rule", rule.String()), zap.Error(err))
-}
-
-func (h *Handler) reject(w http.ResponseWriter, status int, msg, reason, clientIP string) error {
-	h.received.inc(reason)
-	if c := h.logger.Check(zapcore.InfoLevel, "webhook rejected"); c != nil {
-		c.Write(zap.String("source", h.Source), zap.Int("status", status),
-			zap.String("reason", reason), zap.String("client_ip", clientIP))
-	}
-	return writeJSON(w, status, answer{Status: "rejected", Error: msg})
-}
-
-func (h *Handler) unavailable(w http.ResponseWriter, err error, clientIP string) error {
-	h.received.inc(outcomeUnavailable)
-	h.logger.Error("webhook not stored", zap.String("source", h.Source),
-		zap.String("client_ip", clientIP), zap.Error(err))
-	w.Header().Set("Retry-After", storeRetryAfter)
-	return writeJSON(w, http.StatusServiceUnavailable, answer{Status: "unavailable", Error: "inbox temporarily unavailable"})
-}
-
-func (h *Handler) logDecision(outcome, id, clientIP string, start time.Time) {
-	if c := h.logger.Check(zapcore.DebugLevel, "webhook "+outcome); c != nil {
-		c.Write(zap.String("source", h.Source), zap.String("event_id", id),
-			zap.String("client_ip", clientIP), zap.Duration("latency", time.Since(start)))
-	}
-}
-
-func writeJSON(w http.ResponseWriter, status int, a any) error {
-	buf, err := json.Marshal(a)
-	if err != nil {
-		return caddyhttp.Error(http.StatusInternalServerError, err)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(buf)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(buf, '\n'))
-	return nil
-}
-
-func retryAfterSeconds(d time.Duration) int {
-	s := int((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
-}
-
-// firstValues maps each canonical header name to its first value, which is
-// what rules see as `headers`.
-func firstValues(hdr http.Header) map[string]string {
-	m := make(map[string]string, len(hdr))
-	for k, v := range hdr {
-		if len(v) > 0 {
-			m[k] = v[0]
-		}
-	}
-	return m
 }
 
 // Interface guards
