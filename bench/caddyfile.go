@@ -26,6 +26,8 @@ type siteConfig struct {
 	// concurrency is the inbox target's concurrency; zero leaves the
 	// module's default (8).
 	concurrency int
+	// natsURLs are the JetStream cluster's client URLs (cluster scenarios).
+	natsURLs []string
 }
 
 // renderCaddyfile returns the Caddyfile of scenario: reverse_proxy straight
@@ -39,8 +41,11 @@ func renderCaddyfile(scenario string, c siteConfig) (string, error) {
 	case scenarioProxy:
 		fmt.Fprintf(&b, "{\n\tadmin %s\n}\n\n", c.admin)
 		fmt.Fprintf(&b, "http://:%d {\n\tbind 127.0.0.1\n\treverse_proxy 127.0.0.1:%d\n}\n", c.port, c.appPort)
-	case scenarioInbox, scenarioIngest:
-		if c.storage == "" {
+	case scenarioInbox, scenarioIngest, scenarioCluster1, scenarioCluster3:
+		if isCluster(scenario) && len(c.natsURLs) == 0 {
+			return "", fmt.Errorf("scenario %s needs NATS servers", scenario)
+		}
+		if !isCluster(scenario) && c.storage == "" {
 			return "", fmt.Errorf("scenario %s needs a storage dir", scenario)
 		}
 		appPort := c.appPort
@@ -50,7 +55,13 @@ func renderCaddyfile(scenario string, c siteConfig) (string, error) {
 			}
 			appPort = c.downPort
 		}
-		fmt.Fprintf(&b, "{\n\tadmin %s\n\twebhook_inbox {\n\t\tstorage_dir %s\n", c.admin, quoteToken(c.storage))
+		fmt.Fprintf(&b, "{\n\tadmin %s\n\twebhook_inbox {\n", c.admin)
+		if isCluster(scenario) {
+			fmt.Fprintf(&b, "\t\tstorage nats {\n\t\t\tservers %s\n\t\t\treplicas %d\n\t\t\tprefix %s\n\t\t}\n",
+				strings.Join(c.natsURLs, " "), clusterReplicas, natsPrefix)
+		} else {
+			fmt.Fprintf(&b, "\t\tstorage_dir %s\n", quoteToken(c.storage))
+		}
 		fmt.Fprintf(&b, "\t\ttarget app {\n\t\t\turl http://127.0.0.1:%d/hook\n", appPort)
 		if c.concurrency > 0 {
 			fmt.Fprintf(&b, "\t\t\tconcurrency %d\n", c.concurrency)

@@ -15,7 +15,10 @@ import (
 
 // loadConfig says what the generator sends and for how long.
 type loadConfig struct {
-	url      string // must be on 127.0.0.1
+	url string // must be on 127.0.0.1
+	// urls, when set, replace url: sender i posts to urls[i%len(urls)],
+	// spreading the connections round robin over several gateways.
+	urls     []string
 	conns    int    // keep-alive connections, one closed-loop sender each
 	size     int    // body bytes
 	secret   []byte // HMAC-SHA256 secret of X-UniCraft-Signature
@@ -69,8 +72,14 @@ type senderStats struct {
 // atWindowStart and atWindowEnd (to sample CPU and counters). It returns
 // once every request in flight has finished.
 func runLoad(ctx context.Context, cfg loadConfig, atWindowStart, atWindowEnd func()) (*loadResult, error) {
-	if err := checkLoopback(cfg.url); err != nil {
-		return nil, err
+	urls := cfg.urls
+	if len(urls) == 0 {
+		urls = []string{cfg.url}
+	}
+	for _, u := range urls {
+		if err := checkLoopback(u); err != nil {
+			return nil, err
+		}
 	}
 	head, err := eventHead(cfg.size)
 	if err != nil {
@@ -102,7 +111,8 @@ func runLoad(ctx context.Context, cfg loadConfig, atWindowStart, atWindowEnd fun
 		}
 		stats[i] = s
 		events := newEventMaker(head, cfg.secret, cfg.runID, i)
-		wg.Go(func() { sendLoop(ctx, client, cfg.url, head, events, &phase, s) })
+		target := urls[i%len(urls)]
+		wg.Go(func() { sendLoop(ctx, client, target, head, events, &phase, s) })
 	}
 
 	var result loadResult

@@ -16,9 +16,29 @@ const (
 	scenarioInbox  = "inbox"  // caddy webhook_inbox storing and relaying to the app
 	scenarioIngest = "ingest" // webhook_inbox while its app is down: durable ingest alone, nothing delivered
 	scenarioDirect = "direct" // the generator posting to the app, no caddy: the rig's own ceiling
+	// The cluster scenarios run the inbox on `storage nats` against a
+	// 3-node R3 JetStream cluster in this process, relaying to the app.
+	scenarioCluster1 = "cluster1" // one gateway
+	scenarioCluster3 = "cluster3" // three gateways, connections spread round robin over them
 )
 
-var knownScenarios = []string{scenarioProxy, scenarioInbox, scenarioIngest, scenarioDirect}
+var knownScenarios = []string{scenarioProxy, scenarioInbox, scenarioIngest, scenarioDirect, scenarioCluster1, scenarioCluster3}
+
+// gatewayCount is how many caddy processes scenario runs.
+func gatewayCount(scenario string) int {
+	switch scenario {
+	case scenarioDirect:
+		return 0
+	case scenarioCluster3:
+		return 3
+	}
+	return 1
+}
+
+// isCluster reports whether scenario stores in the NATS cluster.
+func isCluster(scenario string) bool {
+	return scenario == scenarioCluster1 || scenario == scenarioCluster3
+}
 
 // options are the command's settings, from its flags.
 type options struct {
@@ -54,7 +74,7 @@ func parseOptions(args []string, out io.Writer) (*options, error) {
 	o := new(options)
 	var scenarios, conns, sizes string
 	fs.StringVar(&o.caddyBin, "caddy", "", "caddy binary to run (default: build ./caddy into a temp dir)")
-	fs.StringVar(&scenarios, "scenarios", "proxy,inbox,ingest", "comma list of scenarios: proxy, inbox, ingest (the inbox while its app is down), direct (the app alone, no caddy)")
+	fs.StringVar(&scenarios, "scenarios", "proxy,inbox,ingest", "comma list of scenarios: proxy, inbox, ingest (the inbox while its app is down), direct (the app alone, no caddy), cluster1 (the inbox on storage nats, a 3-node R3 JetStream cluster in this process), cluster3 (three such gateways on that cluster, connections round robin)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every scenario once, back to back, and the table shows medians")
 	fs.StringVar(&conns, "conns", "64", "keep-alive connections, one closed-loop sender each; a comma list prints a scaling table")
 	fs.StringVar(&sizes, "size", "400", "request body bytes (KiB/MiB suffixes allowed); a comma list prints a scaling table")

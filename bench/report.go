@@ -113,6 +113,10 @@ func (rp *report) write(w io.Writer) {
 	if o.appLatency > 0 {
 		fmt.Fprintf(w, "- app: takes %s over each request\n", o.appLatency)
 	}
+	if slices.ContainsFunc(o.scenarios, isCluster) {
+		fmt.Fprintf(w, "- cluster1, cluster3: webhook_inbox on `storage nats` (replicas %d) against a %d-node JetStream cluster run in the bench process on 127.0.0.1 (sync always: every ack is on disk on each replica), fresh for each run; cluster3 runs three gateways with the connections round robin over them and each target's concurrency a third of the connections; caddy CPU and RSS are summed over the gateways, and the nats-servers' CPU counts as bench CPU\n",
+			clusterReplicas, clusterNodes)
+	}
 	fmt.Fprintf(w, "- load: signed seed-shaped `request.completed` events with unique IDs; body bytes %s; keep-alive connections %s, each a closed loop; %s warm-up, %s measured, up to %s drain; medians of %d round(s), scenarios alternating %s, each run in a fresh caddy with fresh storage; generator and downstream app share one process and the same CPUs as caddy\n\n",
 		joinInts(o.sizes), joinInts(o.conns), o.warmup, o.duration, o.drain, o.rounds, strings.Join(o.scenarios, ", "))
 
@@ -224,6 +228,14 @@ func ratioLines(sums []summary) []string {
 			fmt.Sprintf("- end to end (app ev/s overall, inbox / proxy): **%s×** (target ≥ 1×)",
 				fmtFixed(ratio(in.appOverallRate, proxy.appOverallRate), 2)))
 	}
+	for _, sc := range []string{scenarioCluster1, scenarioCluster3} {
+		if in := by[sc]; in != nil {
+			lines = append(lines,
+				fmt.Sprintf("- %s / proxy: ingest rps **%s×**, p99 **%s×**; end to end (app ev/s overall) **%s×**; caddy CPU per event **%s×**",
+					sc, fmtFixed(ratio(in.rps, proxy.rps), 2), fmtFixed(ratio(in.p99ms, proxy.p99ms), 2),
+					fmtFixed(ratio(in.appOverallRate, proxy.appOverallRate), 2), fmtFixed(ratio(in.caddyCPU, proxy.caddyCPU), 2)))
+		}
+	}
 	return lines
 }
 
@@ -255,7 +267,7 @@ func writeScalingTable(w io.Writer, scenarios []string, combos []combo, sums fun
 	var compared []string // scenarios shown as ratios to the proxy
 	if slices.Contains(scenarios, scenarioProxy) {
 		for _, sc := range scenarios {
-			if sc == scenarioInbox || sc == scenarioIngest {
+			if sc == scenarioInbox || sc == scenarioIngest || isCluster(sc) {
 				compared = append(compared, sc)
 			}
 		}

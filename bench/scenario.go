@@ -21,7 +21,8 @@ type runSpec struct {
 }
 
 // runResult is what one run measured. CPU and memory figures of caddy are
-// NaN in the direct scenario, which runs no caddy.
+// NaN in the direct scenario, which runs no caddy, and summed over the
+// gateways in cluster3.
 type runResult struct {
 	runSpec
 	rps       float64       // 2xx answers per second in the window
@@ -54,7 +55,8 @@ type rig struct {
 }
 
 // runScenario starts a fresh app and, unless spec.scenario is direct, a
-// fresh caddy with fresh storage in front of it; loads it; waits for the
+// fresh caddy with fresh storage in front of it (in the cluster
+// scenarios, a fresh JetStream cluster and one or three caddies on it); loads it; waits for the
 // app to drain; and tears everything down.
 func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error) {
 	a, err := startApp(r.opts.appLatency)
@@ -67,8 +69,9 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	res := &runResult{runSpec: spec, caddyCPU: math.NaN(), caddyRSS: math.NaN()}
 	target := fmt.Sprintf("http://127.0.0.1:%d%s", a.port, hookPath)
 
-	var gw *gateway
-	if spec.scenario != scenarioDirect {
+	var gws []*gateway
+	var urls []string
+	if n := gatewayCount(spec.scenario); n > 0 {
 		dir, err := os.MkdirTemp("", "webhook-inbox-bench-"+spec.scenario+"-")
 		if err != nil {
 			return nil, err
@@ -78,11 +81,32 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 		} else {
 			defer os.RemoveAll(dir)
 		}
-		if gw, err = r.startCaddy(spec, dir, a.port, secret); err != nil {
-			return nil, err
+		var natsURLs []string
+		if isCluster(spec.scenario) {
+			nc, err := startNATSCluster(ctx, dir, clusterNodes)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", spec.scenario, err)
+			}
+			defer nc.stop()
+			natsURLs = nc.urls
 		}
-		defer gw.kill()
-		target = fmt.Sprintf("http://127.0.0.1:%d%s", gw.port, hookPath)
+		for i := range n {
+			gdir := dir
+			if n > 1 {
+				gdir = filepath.Join(dir, fmt.Sprintf("gw%d", i+1))
+				if err := os.Mkdir(gdir, 0o700); err != nil {
+					return nil, err
+				}
+			}
+			gw, err := r.startCaddy(spec, gdir, a.port, secret, natsURLs, n)
+			if err != nil {
+				return nil, err
+			}
+			defer gw.kill()
+			gws = append(gws, gw)
+			urls = append(urls, fmt.Sprintf("http://127.0.0.1:%d%s", gw.port, hookPath))
+		}
+		target = urls[0]
 	}
 
 	var startCPU, endCPU, startSelf, endSelf int64
@@ -90,8 +114,10 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	var appAtStart, appAtEnd appCounts
 	var prof *caddyProfile
 	sample := func(caddy, self *int64, host *hostCPU, counts *appCounts) {
-		if gw != nil {
-			*caddy, _ = processCPUTicks(gw.pid())
+		*caddy = 0
+		for _, gw := range gws {
+			t, _ := processCPUTicks(gw.pid())
+			*caddy += t
 		}
 		*self, _ = processCPUTicks(os.Getpid())
 		*host, _ = readHostCPU()
@@ -100,6 +126,7 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	loadStart := time.Now()
 	load, err := runLoad(ctx, loadConfig{
 		url:      target,
+		urls:     urls,
 		conns:    spec.conns,
 		size:     spec.size,
 		secret:   []byte(secret),
@@ -109,8 +136,8 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	},
 		func() {
 			sample(&startCPU, &startSelf, &startHost, &appAtStart)
-			if gw != nil && r.opts.caddyProf != "" {
-				prof = startCaddyProfile(gw.admin, r.opts.duration, profilePath(r.opts.caddyProf, spec))
+			if len(gws) > 0 && r.opts.caddyProf != "" { // the first gateway's
+				prof = startCaddyProfile(gws[0].admin, r.opts.duration, profilePath(r.opts.caddyProf, spec))
 			}
 		},
 		func() { sample(&endCPU, &endSelf, &endHost, &appAtEnd) },
@@ -130,12 +157,15 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	}
 	res.drainTime = time.Since(loadEnd)
 
-	if gw != nil {
+	for i, gw := range gws {
 		if !gw.alive() {
 			return nil, fmt.Errorf("%s: caddy died during the run:\n%s", spec.scenario, gw.logTail())
 		}
 		if rss, err := peakRSSBytes(gw.pid()); err == nil {
-			res.caddyRSS = float64(rss) / (1 << 20)
+			if i == 0 {
+				res.caddyRSS = 0
+			}
+			res.caddyRSS += float64(rss) / (1 << 20)
 		}
 	}
 
@@ -143,7 +173,7 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 	res.rps = float64(load.ok) / secs
 	res.p50, res.p99 = load.latency.Percentile(50), load.latency.Percentile(99)
 	res.errors, res.statuses, res.netErrors, res.errSample = load.errors, load.statuses, load.netErrors, load.errSample
-	if gw != nil {
+	if len(gws) > 0 {
 		res.caddyCPU = perEvent(endCPU-startCPU, r.clockTick, load.ok)
 	}
 	res.benchCPU = perEvent(endSelf-startSelf, r.clockTick, load.ok)
@@ -159,8 +189,9 @@ func (r *rig) runScenario(ctx context.Context, spec runSpec) (*runResult, error)
 }
 
 // startCaddy renders the scenario's Caddyfile into dir and starts caddy on
-// fresh ports.
-func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string) (*gateway, error) {
+// fresh ports: one of gateways caddies, storing in the NATS servers at
+// natsURLs in the cluster scenarios.
+func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string, natsURLs []string, gateways int) (*gateway, error) {
 	adminPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -182,10 +213,12 @@ func (r *rig) startCaddy(spec runSpec, dir string, appPort int, secret string) (
 		downPort: downPort,
 		storage:  filepath.Join(dir, "data"),
 		bodySize: spec.size,
+		natsURLs: natsURLs,
 	}
 	c.concurrency = r.opts.concurrency
 	if c.concurrency < 0 {
-		c.concurrency = spec.conns
+		// As many as the gateway's share of the connections.
+		c.concurrency = (spec.conns + gateways - 1) / gateways
 	}
 	caddyfile, err := renderCaddyfile(spec.scenario, c)
 	if err != nil {
