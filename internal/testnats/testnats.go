@@ -3,7 +3,8 @@
 // whose nodes route to each other (modelled on nats-server's
 // jetstream_helpers_test.go), for the store/nats tests and the
 // three-gateway tests in test/cluster. Each node keeps its ports and
-// directory, so a stopped node restarts as itself.
+// directory, so a stopped node restarts as itself. StartProcs runs the
+// cluster as nats-server child processes instead, for kill -9 (proc.go).
 package testnats
 
 import (
@@ -78,7 +79,7 @@ func Start(t testing.TB, n int) *Servers {
 		ts.Restart(i)
 	}
 	t.Cleanup(ts.StopAll)
-	ts.waitJetStream()
+	waitJetStream(t, ts.URLs()[0])
 	return ts
 }
 
@@ -138,17 +139,17 @@ func (ts *Servers) URLs() []string {
 }
 
 // waitJetStream polls until JetStream answers an account info request
-// (in a cluster: a meta leader is elected).
-func (ts *Servers) waitJetStream() {
-	ts.t.Helper()
-	nc, err := nats.Connect(ts.URLs()[0], nats.MaxReconnects(-1))
+// at url (in a cluster: a meta leader is elected).
+func waitJetStream(t testing.TB, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1))
 	if err != nil {
-		ts.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		ts.t.Fatal(err)
+		t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -159,7 +160,7 @@ func (ts *Servers) waitJetStream() {
 			return
 		}
 		if time.Now().After(deadline) {
-			ts.t.Fatalf("JetStream not ready: %v", err)
+			t.Fatalf("JetStream not ready: %v", err)
 		}
 	}
 }

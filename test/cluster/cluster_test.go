@@ -170,11 +170,21 @@ type gateways struct {
 
 func startGateways(t *testing.T) *gateways {
 	t.Helper()
-	g := &gateways{nats: testnats.Start(t, 3), sink: testcaddy.NewSink(t, appSecret), fragile: &fragileApp{got: map[string]int{}}}
+	servers := testnats.Start(t, 3)
+	g := startGatewaysOn(t, servers.URLs())
+	g.nats = servers
+	return g
+}
+
+// startGatewaysOn starts the three gateways on the NATS servers at urls
+// (g.nats stays nil).
+func startGatewaysOn(t *testing.T, urls []string) *gateways {
+	t.Helper()
+	g := &gateways{sink: testcaddy.NewSink(t, appSecret), fragile: &fragileApp{got: map[string]int{}}}
 	g.sink.Up()
 	fragile := httptest.NewServer(g.fragile)
 	t.Cleanup(fragile.Close)
-	cfg := strings.NewReplacer("NATS_URLS", strings.Join(g.nats.URLs(), " "), "SINK_URL", g.sink.URL(),
+	cfg := strings.NewReplacer("NATS_URLS", strings.Join(urls, " "), "SINK_URL", g.sink.URL(),
 		"FRAGILE_URL", fragile.URL).Replace(gatewayConfig)
 	env := []string{"CLUSTER_SOURCE_SECRET=" + sourceSecret, "CLUSTER_APP_SECRET=" + appSecret}
 	g.gws = make([]*testcaddy.Instance, 3)
