@@ -31,8 +31,11 @@ func TestFaultsUnderLoad(t *testing.T) {
 // (sync_interval: always) and, under load, sends SIGKILL to one gateway
 // and to one NATS node, then to both at once, and starts them again: no
 // acknowledged event is lost and none is delivered that was not sent.
-// After the faults the backlog takes 0-25 s to reach the sink (one run
-// of seven with a 30 s drain still had 828 pending): the drain is 45 s.
+// After the faults the backlog takes 0-25 s to reach the sink; one run
+// of seven with a 30 s drain still had 828 of one gateway's events
+// pending, not yet explained (slow leasing, or a line stalled after the
+// double kill), so the drain is 90 s: a run that needs it is slow, not
+// wrong; one that exceeds it fails.
 func TestFaultsKill9NATS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds nats-server, kills a gateway and a NATS node under load: not with -short")
@@ -40,7 +43,7 @@ func TestFaultsKill9NATS(t *testing.T) {
 	start := time.Now()
 	ns := testnats.StartProcs(t, 3)
 	g := startGatewaysOn(t, ns.URLs())
-	underLoad(t, g, "kill -9 of a gateway and of a NATS node process under load", 20*time.Second, 45*time.Second, []fault{
+	underLoad(t, g, "kill -9 of a gateway and of a NATS node process under load", 20*time.Second, 90*time.Second, []fault{
 		{"with gateway 2 killed", g.gws[1].Kill},
 		{"after gateway 2 restarted", g.gws[1].Start},
 		{"with NATS node 1 killed", func() { ns.Kill(0) }},
