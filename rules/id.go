@@ -8,6 +8,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 )
 
 // errNilIDExpr is returned by Eval on a nil *IDExpr.
@@ -50,25 +51,33 @@ func (e *IDExpr) Eval(v *Vars) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var id string
-	switch x := out.(type) {
-	case types.String:
-		id = string(x)
-	case types.Int:
-		id = strconv.FormatInt(int64(x), 10)
-	case types.Uint:
-		id = strconv.FormatUint(uint64(x), 10)
-	case types.Double:
-		f := float64(x)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", fmt.Errorf("evaluating id expression %q: id is %v, not a usable number", e.src, f)
-		}
-		id = strconv.FormatFloat(f, 'f', -1, 64)
-	default:
-		return "", fmt.Errorf("evaluating id expression %q: id is %s, want a string or a number", e.src, out.Type())
+	id, err := scalarText(out, "id expression", "id", e.src)
+	if err != nil {
+		return "", err
 	}
 	if id == "" {
 		return "", fmt.Errorf("evaluating id expression %q: id is empty", e.src)
 	}
 	return id, nil
+}
+
+// scalarText is a string, or a number as JSON writes it without an
+// exponent (12345 is "12345"), as an event ID or an order key; what and
+// noun name it in errors ("id expression", "id").
+func scalarText(out ref.Val, what, noun, src string) (string, error) {
+	switch x := out.(type) {
+	case types.String:
+		return string(x), nil
+	case types.Int:
+		return strconv.FormatInt(int64(x), 10), nil
+	case types.Uint:
+		return strconv.FormatUint(uint64(x), 10), nil
+	case types.Double:
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return "", fmt.Errorf("evaluating %s %q: %s is %v, not a usable number", what, src, noun, f)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
+	}
+	return "", fmt.Errorf("evaluating %s %q: %s is %s, want a string or a number", what, src, noun, out.Type())
 }

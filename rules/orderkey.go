@@ -4,12 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"math"
-	"strconv"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/common/types"
 )
 
 // MaxOrderKey is the longest order key kept as it is; a longer one is
@@ -61,22 +57,9 @@ func (e *OrderKeyExpr) Eval(v *Vars) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var key string
-	switch x := out.(type) {
-	case types.String:
-		key = string(x)
-	case types.Int:
-		key = strconv.FormatInt(int64(x), 10)
-	case types.Uint:
-		key = strconv.FormatUint(uint64(x), 10)
-	case types.Double:
-		f := float64(x)
-		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return "", fmt.Errorf("evaluating order_by expression %q: key is %v, not a usable number", e.src, f)
-		}
-		key = strconv.FormatFloat(f, 'f', -1, 64)
-	default:
-		return "", fmt.Errorf("evaluating order_by expression %q: key is %s, want a string or a number", e.src, out.Type())
+	key, err := scalarText(out, "order_by expression", "key", e.src)
+	if err != nil {
+		return "", err
 	}
 	if len(key) > MaxOrderKey {
 		sum := sha256.Sum256([]byte(key))
