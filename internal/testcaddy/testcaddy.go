@@ -38,7 +38,7 @@ var (
 func Binary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		root, err := moduleRoot()
+		root, err := ModuleRoot()
 		if err != nil {
 			buildErr = err
 			return
@@ -58,9 +58,17 @@ func sharedBuild(root string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	cache := filepath.Join(os.TempDir(), "webhook-inbox-caddy")
-	dir := filepath.Join(cache, key)
-	path := filepath.Join(dir, "caddy")
+	return CachedBuild(root, "webhook-inbox-caddy", key, "caddy", "./caddy")
+}
+
+// CachedBuild returns DIR/name, DIR being $TMPDIR/cache/key, building
+// the Go package pkg there from root first unless a build is already
+// there. A file lock in DIR lets one test binary build while the others
+// wait; other keys' builds older than an hour are pruned when building.
+func CachedBuild(root, cache, key, name, pkg string) (string, error) {
+	cacheDir := filepath.Join(os.TempDir(), cache)
+	dir := filepath.Join(cacheDir, key)
+	path := filepath.Join(dir, name)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
@@ -72,12 +80,12 @@ func sharedBuild(root string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	pruneBuilds(cache, key)
+	pruneBuilds(cacheDir, key)
 	tmp := path + ".partial"
-	cmd := exec.Command("go", "build", "-o", tmp, "./caddy")
+	cmd := exec.Command("go", "build", "-o", tmp, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building caddy: %v\n%s", err, out)
+		return "", fmt.Errorf("building %s: %v\n%s", name, err, out)
 	}
 	return path, os.Rename(tmp, path)
 }
@@ -158,7 +166,8 @@ func lockFile(path string) (func(), error) {
 	}, nil
 }
 
-func moduleRoot() (string, error) {
+// ModuleRoot is the directory of this module's go.mod.
+func ModuleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
 		return "", fmt.Errorf("finding module root: %w", err)

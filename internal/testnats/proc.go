@@ -3,7 +3,6 @@ package testnats
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -12,9 +11,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 )
 
 // The nats-server binary for Procs: built once per test binary from the
@@ -45,15 +45,10 @@ func Binary(t testing.TB) string {
 }
 
 func buildServer() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
+	root, err := testcaddy.ModuleRoot()
 	if err != nil {
-		return "", fmt.Errorf("finding module root: %w", err)
+		return "", err
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("finding module root: not inside a module")
-	}
-	root := filepath.Dir(gomod)
 	list := exec.Command("go", "list", "-m", "-f", "{{.Path}}@{{.Version}} {{.Dir}}", serverModule)
 	list.Dir = root
 	ver, err := list.Output()
@@ -61,42 +56,7 @@ func buildServer() (string, error) {
 		return "", fmt.Errorf("finding %s: %w", serverModule, err)
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s\x00%s\x00%s/%s", ver, runtime.Version(), runtime.GOOS, runtime.GOARCH))
-	dir := filepath.Join(os.TempDir(), "webhook-inbox-nats-server", hex.EncodeToString(sum[:])[:20])
-	path := filepath.Join(dir, "nats-server")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	unlock, err := lockFile(filepath.Join(dir, ".lock"))
-	if err != nil {
-		return "", err
-	}
-	defer unlock()
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	tmp := path + ".partial"
-	build := exec.Command("go", "build", "-o", tmp, serverModule)
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("building nats-server: %v\n%s", err, out)
-	}
-	return path, os.Rename(tmp, path)
-}
-
-// lockFile takes an exclusive lock on path, waiting for it.
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking %s: %w", path, err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return testcaddy.CachedBuild(root, "webhook-inbox-nats-server", hex.EncodeToString(sum[:])[:20], "nats-server", serverModule)
 }
 
 // Procs is a JetStream cluster whose nodes are nats-server child
