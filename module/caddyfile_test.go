@@ -127,15 +127,7 @@ func TestProvisionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "never-created")
 			cf := strings.NewReplacer("%DATA%", dir, "%APP%", tt.app).Replace(targets) + ":8080 {\n" + tt.site + "\n}\n"
-			out, err := adapt(t, cf)
-			if err != nil {
-				t.Fatalf("adapting: %v", err)
-			}
-			var cfg caddy.Config
-			if err := json.Unmarshal(out, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			err = caddy.Validate(&cfg)
+			err := validate(t, cf)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 			}
@@ -202,15 +194,7 @@ func TestCaddyfileErrorsNameTheLine(t *testing.T) {
 func TestValidateDoesNotOpenStore(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	cf := "{\n webhook_inbox {\n storage_dir " + dir + "\n target app {\n url http://127.0.0.1:3000/\n }\n }\n}\n:8080 {\n webhook_inbox unicraft {\n secret demo-secret-value\n default app\n }\n}\n"
-	out, err := adapt(t, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg caddy.Config
-	if err := json.Unmarshal(out, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Validate(&cfg); err != nil {
+	if err := validate(t, cf); err != nil {
 		t.Fatalf("validate: %v", err)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -281,15 +265,23 @@ func TestQuickStartCaddyfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := adapt(t, string(data))
+	if err := validate(t, string(data)); err != nil {
+		t.Fatalf("validating the quick-start Caddyfile: %v", err)
+	}
+}
+
+// validate adapts the Caddyfile cf (failing t if it does not adapt) and
+// returns what `caddy validate` says of the result: provisioning without
+// starting, so no store is opened.
+func validate(t *testing.T, cf string) error {
+	t.Helper()
+	out, err := adapt(t, cf)
 	if err != nil {
-		t.Fatalf("adapting the quick-start Caddyfile: %v", err)
+		t.Fatalf("adapting: %v", err)
 	}
 	var cfg caddy.Config
 	if err := json.Unmarshal(out, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := caddy.Validate(&cfg); err != nil {
-		t.Fatalf("validating the quick-start Caddyfile: %v", err)
-	}
+	return caddy.Validate(&cfg)
 }

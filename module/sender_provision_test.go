@@ -1,12 +1,9 @@
 package module
 
 import (
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/caddyserver/caddy/v2"
 )
 
 // TestSenderProvisionErrors checks the load-time errors of verify, sign
@@ -68,15 +65,7 @@ func TestSenderProvisionErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "never-created")
 			cf := strings.NewReplacer("%DATA%", dir, "%TARGET%", tt.target).Replace(app) + ":8080 {\n" + tt.site + "\n}\n"
-			out, err := adapt(t, cf)
-			if err != nil {
-				t.Fatalf("adapting: %v", err)
-			}
-			var cfg caddy.Config
-			if err := json.Unmarshal(out, &cfg); err != nil {
-				t.Fatal(err)
-			}
-			err = caddy.Validate(&cfg)
+			err := validate(t, cf)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
 			}
