@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // A generated event is the request.completed payload of UniCraft's webhook
@@ -107,7 +107,7 @@ func (m *eventMaker) next(now time.Time) (tail []byte, id, signature string) {
 func (m *eventMaker) sign(tail []byte) string {
 	if m.signed == nil {
 		body := make([]byte, 0, len(m.head)+len(tail))
-		return ingress.Sign(m.secret, append(append(body, m.head...), tail...))
+		return signature.SignUniCraft(m.secret, append(append(body, m.head...), tail...))
 	}
 	h, err := m.signed.Clone()
 	if err != nil { // checked in newEventMaker; cannot change afterwards

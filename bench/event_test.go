@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 func TestEvents(t *testing.T) {
@@ -39,8 +39,8 @@ func TestEvents(t *testing.T) {
 				if len(body) != tt.size {
 					t.Fatalf("body is %d bytes, want %d", len(body), tt.size)
 				}
-				if want := ingress.Sign(secret, body); sig != want {
-					t.Fatalf("signature %s, want ingress.Sign = %s", sig, want)
+				if want := signature.SignUniCraft(secret, body); sig != want {
+					t.Fatalf("signature %s, want signature.SignUniCraft = %s", sig, want)
 				}
 				var ev struct {
 					ID        string `json:"id"`
@@ -85,7 +85,7 @@ func TestSignWithoutClone(t *testing.T) {
 	m := newEventMaker(head, []byte("s"), "00000000", 7)
 	m.signed = nil // as under GOFIPS140=v1.0.0
 	tail, _, sig := m.next(time.Now())
-	if want := ingress.Sign([]byte("s"), append(append([]byte{}, head...), tail...)); sig != want {
+	if want := signature.SignUniCraft([]byte("s"), append(append([]byte{}, head...), tail...)); sig != want {
 		t.Fatalf("fallback signature %s, want %s", sig, want)
 	}
 }

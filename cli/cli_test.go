@@ -15,6 +15,7 @@ import (
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // cliConfig has one inbox on /hook whose secret the CLI signs with. The
@@ -139,7 +140,7 @@ func TestCLISendToRealCaddy(t *testing.T) {
 	if len(reqs) != 14 {
 		t.Fatalf("proxy saw %d requests, want 14", len(reqs))
 	}
-	verifier, err := ingress.NewVerifier([][]byte{[]byte(cliTestSecret)})
+	verifier, err := signature.NewUniCraftVerifier([][]byte{[]byte(cliTestSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,14 +202,14 @@ func TestCLISendToRealCaddy(t *testing.T) {
 }
 
 // TestCLISignBinary checks `webhook sign` of the real binary against
-// ingress.Sign, on a file and on standard input.
+// signature.SignUniCraft, on a file and on standard input.
 func TestCLISignBinary(t *testing.T) {
 	body := []byte("{\"event\":\"provider.recovered\",\"data\":{\"downtime_duration\":1800}}\r\n")
 	file := filepath.Join(t.TempDir(), "event.json")
 	if err := os.WriteFile(file, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := ingress.Sign([]byte(cliTestSecret), body) + "\n"
+	want := signature.SignUniCraft([]byte(cliTestSecret), body) + "\n"
 	tests := []struct {
 		name  string
 		args  []string

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/adminapi"
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // cliTestSecret must never show up in any output or error.
@@ -226,7 +226,7 @@ func TestCommandSign(t *testing.T) {
 	if err := os.WriteFile(file, body, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	want := ingress.Sign([]byte(cliTestSecret), body) + "\n"
+	want := signature.SignUniCraft([]byte(cliTestSecret), body) + "\n"
 	tests := []struct {
 		name    string
 		args    []string

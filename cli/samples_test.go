@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // cliSeedExamples are the payload examples of UniCraft's webhook
@@ -38,7 +39,7 @@ func TestCommandSampleBodies(t *testing.T) {
 	if got := slices.Sorted(maps.Keys(cliSeedExamples)); !slices.Equal(got, slices.Sorted(slices.Values(cliEventTypes))) {
 		t.Fatalf("seed types %v differ from the command's %v", got, cliEventTypes)
 	}
-	verifier, err := ingress.NewVerifier([][]byte{[]byte(cliTestSecret)})
+	verifier, err := signature.NewUniCraftVerifier([][]byte{[]byte(cliTestSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestCommandSampleBodies(t *testing.T) {
 				t.Errorf("default event ID = %q, want %q", got, id)
 			}
 
-			if !verifier.Verify(ingress.Sign([]byte(cliTestSecret), body), body) {
+			if !verifier.Verify(signature.SignUniCraft([]byte(cliTestSecret), body), body) {
 				t.Error("signature does not verify")
 			}
 			if ids[id] {

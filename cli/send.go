@@ -20,7 +20,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
@@ -284,7 +283,7 @@ func cliPostOne(ctx context.Context, client *http.Client, opts cliSendOptions, s
 		}
 	} else {
 		req.Header.Set(signature.UniCraftEventID, id)
-		req.Header.Set(signature.UniCraftSignature, ingress.Sign(secret, body))
+		req.Header.Set(signature.UniCraftSignature, signature.SignUniCraft(secret, body))
 	}
 	if opts.SourceHeader {
 		req.Header.Set(cliSourceHeader, cliSourceValue)

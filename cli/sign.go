@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
@@ -55,7 +54,7 @@ X-GitHub-Delivery, X-GitHub-Event, X-Shopify-Topic, ...).
 			return err
 		}
 		if sc.Name() == signature.UniCraft {
-			_, err = fmt.Fprintln(cmd.OutOrStdout(), ingress.Sign([]byte(secret), body))
+			_, err = fmt.Fprintln(cmd.OutOrStdout(), signature.SignUniCraft([]byte(secret), body))
 			return err
 		}
 		return cliPrintSignedHeaders(cmd, sc, body)

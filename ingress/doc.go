@@ -1,9 +1,9 @@
 // Package ingress holds the checks the webhook_inbox HTTP handler runs on every
 // incoming webhook before it stores the event, in the order the handler runs
 // them: per-client rate limiting ([RateLimiter]), reading the body under a hard
-// size limit ([ReadBody]), verifying the X-UniCraft-Signature header
-// ([Verifier], which lives with every other sender scheme in package
-// signature), parsing the JSON payload ([ParsePayload]), rejecting stale or
+// size limit ([ReadBody]), parsing the JSON payload ([ParsePayload]; the
+// signature is checked by the sender's scheme in package signature before
+// it), rejecting stale or
 // future-dated payloads ([CheckFreshness]), choosing a safe event ID
 // ([DefaultEventID], [ValidateEventID]) and selecting the headers stored
 // with the event ([HeaderKeeper]).

@@ -4,13 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-
-	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
-
-// EventIDHeader is the sender's event-ID header, first in the default ID
-// chain, and the header the inbox names the event by on delivery.
-const EventIDHeader = signature.UniCraftEventID
 
 // MaxEventIDLength is the longest event ID accepted, in bytes. IDs become
 // store keys, log fields and admin API path segments, so they are kept short.

@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"testing"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 func TestDefaultEventID(t *testing.T) {
@@ -186,7 +188,7 @@ func checkIDSurvives(t *testing.T, id string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set(EventIDHeader, id)
+	req.Header.Set(signature.UniCraftEventID, id)
 	var wire bytes.Buffer
 	if err := req.Write(&wire); err != nil {
 		t.Fatalf("writing a request with id %q: %v", id, err)
@@ -195,7 +197,7 @@ func checkIDSurvives(t *testing.T, id string) {
 	if err != nil {
 		t.Fatalf("reading a request with id %q: %v", id, err)
 	}
-	if v := got.Header.Get(EventIDHeader); v != id {
+	if v := got.Header.Get(signature.UniCraftEventID); v != id {
 		t.Errorf("header carries %q, want %q", v, id)
 	}
 	if !isASCII(id) {

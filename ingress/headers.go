@@ -5,6 +5,8 @@ import (
 	"net/textproto"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // Limits of the headers kept with a stored event.
@@ -34,7 +36,7 @@ var keptHeaders = []string{
 	"Traceparent",
 	"Tracestate",
 	// UniCraft.
-	EventIDHeader,
+	signature.UniCraftEventID,
 	"X-Unicraft-Event",
 	// Standard Webhooks.
 	"Webhook-Id",
@@ -60,7 +62,7 @@ var keptHeaders = []string{
 // This only catches a mistake in the config; what is kept is decided by
 // the allow-list alone.
 var secretHeaders = []string{
-	SignatureHeader,
+	signature.UniCraftSignature,
 	"Webhook-Signature",
 	"Stripe-Signature",
 	"X-Hub-Signature",

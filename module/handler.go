@@ -106,7 +106,7 @@ type Handler struct {
 	app       *App
 	scheme    signature.Scheme // nil for UniCraft, which uses verifier
 	tolerance time.Duration
-	verifier  *ingress.Verifier
+	verifier  *signature.UniCraftVerifier
 	allow     []netip.Prefix
 	limiter   *ingress.RateLimiter
 	keeper    *ingress.HeaderKeeper

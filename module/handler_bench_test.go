@@ -13,8 +13,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // BenchmarkHandler measures the whole ingress path of an in-process Caddy
@@ -91,7 +90,7 @@ http://:%d {
 			body := []byte(fmt.Sprintf(`{"id":"evt_%d","event":"request.completed","timestamp":%q,"data":{"request_id":"req_%d","model":"gpt-3.5-turbo","provider":"openai","cost":0.000042,"response_time":1250,"tokens":{"prompt":50,"completion":25,"total":75},"user_id":"user_123","project_id":"proj_456","pad":%q}}`, n, ts, n, pad))
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-UniCraft-Signature", ingress.Sign([]byte(secret), body))
+			req.Header.Set("X-UniCraft-Signature", signature.SignUniCraft([]byte(secret), body))
 			resp, err := client.Do(req)
 			if err != nil {
 				b.Error(err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 const (
@@ -109,7 +109,7 @@ func post(t *testing.T, url string, body []byte, headers map[string]string) repl
 		req.Header.Set("Content-Type", "application/json")
 		for k, v := range headers {
 			if v == "sign" {
-				v = ingress.Sign([]byte(newSecret), body)
+				v = signature.SignUniCraft([]byte(newSecret), body)
 			}
 			req.Header.Set(k, v)
 		}
@@ -155,7 +155,7 @@ func TestIngressAnswers(t *testing.T) {
 	valid := event("request.completed", "evt_valid", "")
 	cost := event("cost.exceeded", "evt_cost", "")
 	unrouted := event("provider.unavailable", "evt_unrouted", "")
-	oldSig := ingress.Sign([]byte(oldSecret), valid)
+	oldSig := signature.SignUniCraft([]byte(oldSecret), valid)
 	deep := []byte(strings.Repeat("[", 100) + strings.Repeat("]", 100))
 	deepObj := []byte(`{"a":` + strings.Repeat(`{"a":`, 40) + `1` + strings.Repeat("}", 41))
 	stale := []byte(`{"id":"evt_stale","event":"request.completed","timestamp":"` + time.Now().Add(-2*time.Hour).UTC().Format(time.RFC3339) + `"}`)
@@ -177,9 +177,9 @@ func TestIngressAnswers(t *testing.T) {
 		{"header id wins over body id", hook, valid, map[string]string{"X-UniCraft-Signature": "sign", "X-UniCraft-Event-Id": "hdr_1"}, 202, `"id":"hdr_1"`},
 		{"unrouted is stored with no targets", hook, unrouted, signed(unrouted), 202, `"targets":[]`},
 		{"old secret still verifies", hook, valid, map[string]string{"X-UniCraft-Signature": oldSig, "X-UniCraft-Event-Id": "hdr_old"}, 202, `"id":"hdr_old"`},
-		{"uppercase hex with sha256= prefix", hook, valid, map[string]string{"X-UniCraft-Signature": "sha256=" + strings.ToUpper(ingress.Sign([]byte(newSecret), valid)), "X-UniCraft-Event-Id": "hdr_upper"}, 202, `"id":"hdr_upper"`},
+		{"uppercase hex with sha256= prefix", hook, valid, map[string]string{"X-UniCraft-Signature": "sha256=" + strings.ToUpper(signature.SignUniCraft([]byte(newSecret), valid)), "X-UniCraft-Event-Id": "hdr_upper"}, 202, `"id":"hdr_upper"`},
 		{"missing signature", hook, valid, nil, 401, `"invalid signature"`},
-		{"wrong signature", hook, valid, map[string]string{"X-UniCraft-Signature": ingress.Sign([]byte("nope"), valid)}, 401, `"invalid signature"`},
+		{"wrong signature", hook, valid, map[string]string{"X-UniCraft-Signature": signature.SignUniCraft([]byte("nope"), valid)}, 401, `"invalid signature"`},
 		{"odd-length signature", hook, valid, map[string]string{"X-UniCraft-Signature": "abc"}, 401, `"invalid signature"`},
 		{"non-hex signature", hook, valid, map[string]string{"X-UniCraft-Signature": strings.Repeat("zz", 32)}, 401, `"invalid signature"`},
 		{"body over max_body", hook, big, signed(big), 413, `"body too large"`},
@@ -238,7 +238,7 @@ func TestIngressAnswers(t *testing.T) {
 	})
 	t.Run("rejections never echo secrets", func(t *testing.T) {
 		log := in.Log()
-		for _, s := range []string{newSecret, oldSecret, ingress.Sign([]byte(newSecret), valid), `"excess"`} {
+		for _, s := range []string{newSecret, oldSecret, signature.SignUniCraft([]byte(newSecret), valid), `"excess"`} {
 			if strings.Contains(log, s) {
 				t.Fatalf("log contains %q", s)
 			}

@@ -13,9 +13,9 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/metricnames"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // sample is one line of Prometheus' text format.
@@ -245,7 +245,7 @@ func TestMetricsCardinality(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		req.Header.Set("X-UniCraft-Signature", ingress.Sign([]byte(newSecret), body))
+		req.Header.Set("X-UniCraft-Signature", signature.SignUniCraft([]byte(newSecret), body))
 		req.Header.Set("X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
 		resp, err := client.Do(req)
 		if err != nil {
@@ -323,10 +323,10 @@ func TestAdminNoSecrets(t *testing.T) {
 			t.Fatalf("posting %s: %d %s", ev.id, got.status, got.body)
 		}
 		// the sender's signature and the one relayed to the targets
-		secrets = append(secrets, ingress.Sign([]byte(newSecret), body), ingress.Sign([]byte(appSecret), body))
+		secrets = append(secrets, signature.SignUniCraft([]byte(newSecret), body), signature.SignUniCraft([]byte(appSecret), body))
 	}
 	bad := event("request.completed", "sig-1", "")
-	post(t, in.URL("/hook"), bad, map[string]string{"X-UniCraft-Signature": ingress.Sign([]byte("wrong"), bad)})
+	post(t, in.URL("/hook"), bad, map[string]string{"X-UniCraft-Signature": signature.SignUniCraft([]byte("wrong"), bad)})
 	waitUntil(t, "the dead letters", func() bool {
 		var stats statsJSON
 		adminGet(t, in, "/webhook_inbox/stats", &stats)

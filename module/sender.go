@@ -50,7 +50,7 @@ func (h *Handler) provisionScheme(secrets [][]byte) error {
 		spec.HMAC = *h.VerifyHMAC
 	}
 	if spec.Name == signature.UniCraft {
-		v, err := ingress.NewVerifier(secrets)
+		v, err := signature.NewUniCraftVerifier(secrets)
 		if err != nil {
 			return err
 		}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
@@ -61,7 +60,7 @@ func (s *Sender) PostOne() {
 		}
 		req, _ := http.NewRequest(http.MethodPost, s.url, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set(signature.UniCraftSignature, ingress.Sign(s.secret, body))
+		req.Header.Set(signature.UniCraftSignature, signature.SignUniCraft(s.secret, body))
 		resp, err := s.client.Do(req)
 		if err != nil {
 			outcome = "error: " + err.Error()

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 // badInputConfig has nothing listening on its target: these tests are
@@ -131,7 +131,7 @@ func TestBadInput(t *testing.T) {
 	hook := in.URL("/hook")
 	addr := strings.TrimPrefix(in.URL(""), "http://")
 
-	sig := func(b []byte) string { return ingress.Sign([]byte(sourceSecret), b) }
+	sig := func(b []byte) string { return signature.SignUniCraft([]byte(sourceSecret), b) }
 	withSig := func(b []byte, s string) map[string]string { return map[string]string{"X-UniCraft-Signature": s} }
 	// at returns an event whose timestamp is now+offset, made when sent.
 	at := func(id string, offset time.Duration) func() []byte {

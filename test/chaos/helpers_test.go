@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
+	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
 
 var soak = flag.Bool("soak", false, "run the fault tests for many more rounds")
@@ -75,7 +75,7 @@ func send(req *http.Request) (reply, error) {
 
 // signedBy returns the signature header of body under secret.
 func signedBy(secret string, body []byte) map[string]string {
-	return map[string]string{"X-UniCraft-Signature": ingress.Sign([]byte(secret), body)}
+	return map[string]string{"X-UniCraft-Signature": signature.SignUniCraft([]byte(secret), body)}
 }
 
 // payload is a seed-shaped event with a fresh timestamp.
@@ -219,7 +219,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else if n == 2 {
 		rc.gaps = append(rc.gaps, now.Sub(rc.firstAt[id]))
 	}
-	good := ingress.Sign(rc.secret, body) == r.Header.Get("X-UniCraft-Signature")
+	good := signature.SignUniCraft(rc.secret, body) == r.Header.Get("X-UniCraft-Signature")
 	if !good {
 		rc.badSig++
 	}

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testnats"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
@@ -89,7 +88,7 @@ func postFull(t *testing.T, url string, body []byte) (int, http.Header) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(signature.UniCraftSignature, ingress.Sign([]byte(sourceSecret), body))
+	req.Header.Set(signature.UniCraftSignature, signature.SignUniCraft([]byte(sourceSecret), body))
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Errorf("POST %s: %v", url, err)

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/webhookinbox/caddy-webhook-inbox/ingress"
 	"github.com/webhookinbox/caddy-webhook-inbox/internal/testcaddy"
 	"github.com/webhookinbox/caddy-webhook-inbox/signature"
 )
@@ -133,7 +132,7 @@ func (g *gateway) postTo(source, id string, body []byte) {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "UniCraft-Webhooks/1.0")
 	req.Header.Set(signature.UniCraftEventID, id)
-	req.Header.Set(signature.UniCraftSignature, ingress.Sign([]byte(senderSecret), body))
+	req.Header.Set(signature.UniCraftSignature, signature.SignUniCraft([]byte(senderSecret), body))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		g.t.Fatal(err)
